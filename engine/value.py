@@ -1,0 +1,353 @@
+"""A scalar-free autograd engine: every `Value` holds a whole NumPy array.
+
+Each op computes its result with NumPy and records, for every operand that needs a gradient, a
+vector-Jacobian product (VJP): a small function from the gradient of the result to the gradient of
+that operand. `backward()` visits the graph in reverse topological order and feeds each node's
+gradient through its VJPs. Two rules keep it correct and fast:
+
+* Broadcasting: a VJP returns a gradient of the *result's* shape; `unbroadcast` (the one place that
+  knows about broadcasting) sums it back to the operand's own shape.
+* No wasted work: VJPs are stored per operand and only operands with `requires_grad` keep theirs, so
+  a constant input (the 12288-wide images) never has a gradient computed.
+
+VJP closures capture arrays, never the result `Value`, so a graph has no reference cycles and is
+freed by reference counting as soon as the loss goes out of scope.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from numbers import Real
+
+import numpy as np
+
+_grad_enabled = contextvars.ContextVar("grad_enabled", default=True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Build no graph inside this block (evaluation, optimizer updates).
+
+    A context variable rather than a global: Streamlit runs every session in its own thread, and one
+    visitor's evaluation must not switch off another visitor's training.
+    """
+    token = _grad_enabled.set(False)
+    try:
+        yield
+    finally:
+        _grad_enabled.reset(token)
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` down to `shape`: over leading axes broadcasting added, and over axes that were 1."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    return grad.sum(axis=axes).reshape(shape)
+
+
+def _as_array(data, dtype=None) -> np.ndarray:
+    """Validated float array: float64 unless `dtype` is given or `data` is a float32 array already."""
+    if dtype is None:
+        dtype = np.float32 if isinstance(data, np.ndarray) and data.dtype == np.float32 else np.float64
+    probe = data if isinstance(data, np.ndarray) else np.asarray(data)
+    if probe.dtype.kind not in "biuf":
+        raise TypeError(f"Value needs numeric data, got {probe.dtype} ({type(data).__name__})")
+    return np.asarray(probe, dtype=dtype)
+
+
+def _operand(x):
+    """The raw operand of a binary op: a Value's array, a Python number as-is, anything else as an array.
+
+    Python numbers stay Python numbers so NumPy treats them as weakly typed: float32 * 2 stays float32.
+    """
+    if isinstance(x, Value):
+        return x.data
+    if isinstance(x, Real) and not isinstance(x, np.ndarray):
+        return x
+    return _as_array(x)
+
+
+def _broadcast(name: str, fn, a, b):
+    """Apply a binary NumPy function; a shape mismatch names the op and both shapes."""
+    try:
+        return fn(a, b)
+    except ValueError:
+        raise ValueError(f"{name}: shapes {np.shape(a)} and {np.shape(b)} do not broadcast") from None
+
+
+class Value:
+    """An ndarray-valued node of the computation graph, with its gradient."""
+
+    __slots__ = ("data", "_grad", "requires_grad", "_parents", "_op", "__weakref__")
+    __array_ufunc__ = None  # make `ndarray + Value` call Value.__radd__ instead of looping in NumPy
+
+    def __init__(self, data, requires_grad: bool = True, dtype=None):
+        self.data = _as_array(data.data if isinstance(data, Value) else data, dtype)
+        self._grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents = ()  # ((parent, vjp), ...) for parents that need a gradient
+        self._op = ""
+
+    @classmethod
+    def from_op(cls, op: str, data, *edges) -> "Value":
+        """A result node: `data` computed by op `op`, and `(operand, vjp)` edges for its operands.
+
+        Operands that are not Values, or need no gradient, are dropped here; so is the whole graph under
+        `no_grad()`. Fused ops outside this module (a linear layer, a loss) are built with this.
+        """
+        out = cls.__new__(cls)
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
+        out._grad = None
+        out._op = op
+        out._parents = (
+            tuple(e for e in edges if isinstance(e[0], Value) and e[0].requires_grad)
+            if _grad_enabled.get()
+            else ()
+        )
+        out.requires_grad = bool(out._parents)
+        return out
+
+    # ---------------------------------------------------------------- attributes
+    @property
+    def grad(self) -> np.ndarray:
+        """d(output)/d(self) after `backward()`; zeros before. Stored lazily to skip zero-filling."""
+        if self._grad is None:
+            return np.zeros_like(self.data)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = None if value is None else np.asarray(value, dtype=self.data.dtype)
+
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
+    T = property(lambda self: self.transpose())
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def __repr__(self) -> str:
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    # ---------------------------------------------------------------- arithmetic
+    def __add__(self, other):
+        a, b = self.data, _operand(other)
+        return Value.from_op("add", _broadcast("add", np.add, a, b),
+                             (self, lambda g: g), (other, lambda g: g))
+
+    def __sub__(self, other):
+        a, b = self.data, _operand(other)
+        return Value.from_op("sub", _broadcast("sub", np.subtract, a, b),
+                             (self, lambda g: g), (other, lambda g: -g))
+
+    def __rsub__(self, other):
+        a, b = _operand(other), self.data
+        return Value.from_op("sub", _broadcast("sub", np.subtract, a, b), (self, lambda g: -g))
+
+    def __mul__(self, other):
+        a, b = self.data, _operand(other)
+        return Value.from_op("mul", _broadcast("mul", np.multiply, a, b),
+                             (self, lambda g: g * b), (other, lambda g: g * a))
+
+    def __truediv__(self, other):
+        a, b = self.data, _operand(other)
+        out = _broadcast("div", np.divide, a, b)
+        return Value.from_op("div", out, (self, lambda g: g / b), (other, lambda g: -g * out / b))
+
+    def __rtruediv__(self, other):
+        a, b = _operand(other), self.data
+        out = _broadcast("div", np.divide, a, b)
+        return Value.from_op("div", out, (self, lambda g: -g * out / b))
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return Value.from_op("neg", -self.data, (self, lambda g: -g))
+
+    def __pow__(self, p):
+        if isinstance(p, Value) or not isinstance(p, Real):
+            raise TypeError(f"pow: the exponent must be a number, got {type(p).__name__}")
+        a = self.data
+        return Value.from_op("pow", a**p, (self, lambda g: g * p * a ** (p - 1)))
+
+    def __matmul__(self, other):
+        a = self.data
+        b = other.data if isinstance(other, Value) else _as_array(other)
+        if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.shape[-1] != b.shape[0]:
+            raise ValueError(f"matmul: {a.shape} @ {b.shape}")
+        # View 1-D operands as a row (left) or column (right) so one pair of formulas covers all cases.
+        a2, b2 = a.reshape(-1, a.shape[-1]), b.reshape(b.shape[0], -1)
+        return Value.from_op(
+            "matmul", a @ b,
+            (self, lambda g: (g.reshape(a2.shape[0], b2.shape[1]) @ b2.T).reshape(a.shape)),
+            (other, lambda g: (a2.T @ g.reshape(a2.shape[0], b2.shape[1])).reshape(b.shape)),
+        )
+
+    def __rmatmul__(self, other):
+        return Value(other, requires_grad=False) @ self
+
+    # ---------------------------------------------------------------- reductions
+    def sum(self, axis=None, keepdims: bool = False):
+        a = self.data
+
+        def vjp(g):
+            if not keepdims and axis is not None:
+                g = np.expand_dims(g, axis)
+            return np.broadcast_to(g, a.shape).copy()
+
+        return Value.from_op("sum", a.sum(axis=axis, keepdims=keepdims), (self, vjp))
+
+    def mean(self, axis=None, keepdims: bool = False):
+        total = self.sum(axis=axis, keepdims=keepdims)
+        return total * (total.data.size / self.data.size)
+
+    # ---------------------------------------------------------------- elementwise
+    def exp(self):
+        out = np.exp(self.data)
+        return Value.from_op("exp", out, (self, lambda g: g * out))
+
+    def log(self):
+        """Natural log; log(0) is -inf as in NumPy (losses clip or use logits instead)."""
+        a = self.data
+        return Value.from_op("log", np.log(a), (self, lambda g: g / a))
+
+    def tanh(self):
+        t = np.tanh(self.data)
+        return Value.from_op("tanh", t, (self, lambda g: g * (1 - t * t)))
+
+    def sigmoid(self):
+        """1 / (1 + e^-x), computed from e^-|x| so nothing overflows; underflow to 0 is harmless."""
+        a = self.data
+        with np.errstate(under="ignore"):
+            e = np.exp(-np.abs(a))
+            s = np.where(a >= 0, 1, e) / (1 + e)
+
+        def vjp(g):  # s(1 - s), written as e / (1 + e)^2 so it keeps its precision in both tails
+            with np.errstate(under="ignore"):
+                return g * (e / (1 + e) ** 2)
+
+        return Value.from_op("sigmoid", s, (self, vjp))
+
+    def softplus(self):
+        """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): exact for large |x|; its derivative is sigmoid."""
+        a = self.data
+        with np.errstate(under="ignore"):
+            e = np.exp(-np.abs(a))
+            out = np.maximum(a, 0) + np.log1p(e)
+            s = np.where(a >= 0, 1, e) / (1 + e)
+        return Value.from_op("softplus", out, (self, lambda g: g * s))
+
+    def relu(self):
+        """max(x, 0). At exactly 0 we use the subgradient 0, as PyTorch does."""
+        a = self.data
+        return Value.from_op("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
+
+    def clip(self, lo=None, hi=None):
+        """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (boundaries included)."""
+        a = self.data
+        keep = np.ones(a.shape, dtype=bool)
+        if lo is not None:
+            keep &= a >= lo
+        if hi is not None:
+            keep &= a <= hi
+        return Value.from_op("clip", np.clip(a, lo, hi), (self, lambda g: g * keep))
+
+    # ---------------------------------------------------------------- shape
+    def reshape(self, *shape):
+        a = self.data
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        try:
+            out = a.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape {a.shape} into {tuple(shape)}") from None
+        return Value.from_op("reshape", out, (self, lambda g: g.reshape(a.shape)))
+
+    def transpose(self, *axes):
+        a = self.data
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        axes = tuple(range(a.ndim))[::-1] if not axes else tuple(axes)
+        try:
+            out = a.transpose(axes)
+        except ValueError:
+            raise ValueError(f"transpose: axes {axes} do not fit shape {a.shape}") from None
+        inverse = tuple(np.argsort(axes))
+        return Value.from_op("transpose", out, (self, lambda g: g.transpose(inverse)))
+
+    def __getitem__(self, index):
+        """Basic and integer-array indexing; repeated indices accumulate their gradients."""
+        a = self.data
+        index = index.data if isinstance(index, Value) else index
+
+        def vjp(g):
+            full = np.zeros_like(a, dtype=g.dtype)
+            np.add.at(full, index, g)
+            return full
+
+        return Value.from_op("getitem", a[index], (self, vjp))
+
+    # ---------------------------------------------------------------- backward
+    def backward(self, grad=None):
+        """Fill `.grad` of every node this one depends on, by reverse-mode differentiation.
+
+        Leaves accumulate across calls (zero them between steps); intermediate gradients are recomputed.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this Value is not part of a graph (built under no_grad() or from "
+                "values with requires_grad=False)"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward: output has shape {self.data.shape}; pass grad= of that shape "
+                    "(or reduce it with .sum() or .mean() first)"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.array(grad, dtype=self.data.dtype)
+            if grad.shape != self.data.shape:
+                raise ValueError(f"backward: grad has shape {grad.shape}, output has {self.data.shape}")
+
+        order = self._topological_order()
+        for node in order:
+            if node._parents:
+                node._grad = None
+        _accumulate(self, grad)
+        for node in reversed(order):
+            g = node._grad
+            for parent, vjp in node._parents:
+                _accumulate(parent, vjp(g))
+
+    def _topological_order(self) -> list:
+        """Nodes that need a gradient, operands before results; iterative, so deep chains are fine."""
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+            elif node not in seen:
+                seen.add(node)
+                stack.append((node, True))
+                stack.extend((parent, False) for parent, _ in node._parents if parent not in seen)
+        return order
+
+
+def _accumulate(node: Value, grad) -> None:
+    """Add `grad` into `node._grad`, reduced to the node's shape and dtype; the first one is assigned.
+
+    Gradients are never updated in place, so arrays shared between nodes stay correct.
+    """
+    data = node.data
+    if type(grad) is not np.ndarray or grad.shape != data.shape:
+        grad = unbroadcast(np.asarray(grad), data.shape)
+    if grad.dtype != data.dtype:
+        grad = grad.astype(data.dtype)
+    node._grad = grad if node._grad is None else node._grad + grad
