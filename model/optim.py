@@ -1,0 +1,58 @@
+"""Optimizers: they read each parameter's `.grad` and update `.data` in place, outside any graph."""
+import numpy as np
+
+
+class Optimizer:
+    def __init__(self, params, lr: float):
+        self.params = list(params)
+        self.lr = lr
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def reset(self) -> None:
+        """Forget any running state (after a diverged step has been rolled back)."""
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Plain gradient descent: w <- w - lr * dL/dw."""
+
+    def step(self) -> None:
+        for p in self.params:
+            p.data -= self.lr * p.grad
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015): per-weight steps scaled by running moments of the gradient.
+
+    Algorithm 1 of the paper (and PyTorch's): eps is added to the bias-corrected sqrt(v_hat), so
+    weights whose gradients are tiny still take steps of about lr.
+    """
+
+    def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8):
+        super().__init__(params, lr)
+        self.betas, self.eps = betas, eps
+        self.reset()
+
+    def reset(self) -> None:
+        self.t = 0
+        self.m = [np.zeros_like(p.data) for p in self.params]
+        self.v = [np.zeros_like(p.data) for p in self.params]
+
+    def step(self) -> None:
+        b1, b2 = self.betas
+        self.t += 1
+        # Python floats keep float32 weights float32.
+        step_size = self.lr / (1 - b1**self.t)
+        v_scale = 1 / (1 - b2**self.t) ** 0.5
+        for p, m, v in zip(self.params, self.m, self.v):
+            g = p.grad
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            p.data -= step_size * m / (np.sqrt(v) * v_scale + self.eps)

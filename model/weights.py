@@ -1,0 +1,142 @@
+"""Weight files: a plain .npz of arrays plus one JSON string describing the model. No pickle.
+
+The JSON names every layer (`Linear` with its sizes, `ReLU`, `Sigmoid`), so the file alone rebuilds
+the architecture, and records how the inputs were prepared and how the weights were trained. Saving
+writes a temporary file beside the target and renames it, so an interrupted save never destroys the
+previous weights.
+"""
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from model.nn import Linear, ReLU, Sequential, Sigmoid
+
+FORMAT = "micrograd-np weights v1"
+META_KEY = "__meta__"
+PREPROCESSING = "RGB 64x64, x = pixels.reshape(m, -1) / 255 (row-major, channel fastest)"
+ACTIVATIONS = {"ReLU": ReLU, "Sigmoid": Sigmoid}
+
+
+class WeightsError(ValueError):
+    """A weight file that cannot be used; the message says why in one sentence."""
+
+
+def architecture(model: Sequential) -> list[dict]:
+    """The JSON description of a Sequential's layers."""
+    spec = []
+    for layer in model.layers:
+        if isinstance(layer, Linear):
+            spec.append({"type": "Linear", "in": layer.n_in, "out": layer.n_out})
+        elif type(layer).__name__ in ACTIVATIONS:
+            spec.append({"type": type(layer).__name__})
+        else:
+            raise TypeError(f"cannot describe layer {layer!r} in a weight file")
+    return spec
+
+
+def build(spec: list[dict]) -> Sequential:
+    """An (untrained) Sequential from `architecture()`'s description."""
+    layers = []
+    for item in spec:
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "Linear":
+            n_in, n_out = item.get("in"), item.get("out")
+            if not (isinstance(n_in, int) and isinstance(n_out, int) and n_in > 0 and n_out > 0):
+                raise WeightsError(f"the layer description {item} has no valid sizes")
+            layers.append(Linear(n_in, n_out, np.random.RandomState(0)))
+        elif kind in ACTIVATIONS:
+            layers.append(ACTIVATIONS[kind]())
+        else:
+            raise WeightsError(f"unknown layer {item!r} in the weight file")
+    return Sequential(*layers)
+
+
+def save_weights(model: Sequential, path, **meta) -> dict:
+    """Write `model` and `meta` (epochs, lr, accuracies, ...) to `path` (a path or a binary file object).
+
+    Returns the metadata as written.
+    """
+    params = model.parameters()
+    meta = {
+        "format": FORMAT,
+        "layers": architecture(model),
+        "preprocessing": PREPROCESSING,
+        "dtype": str(params[0].dtype) if params else "float64",
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **meta,
+    }
+    arrays = {**model.state_dict(), META_KEY: np.array(json.dumps(meta, default=_jsonable))}
+    if hasattr(path, "write"):
+        np.savez(path, **arrays)
+        return meta
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return meta
+
+
+def weights_bytes(model: Sequential, **meta) -> bytes:
+    """The weight file as bytes (for a download button)."""
+    buffer = io.BytesIO()
+    save_weights(model, buffer, **meta)
+    return buffer.getvalue()
+
+
+def load_weights(path) -> tuple[Sequential, dict]:
+    """Rebuild the model stored in `path` (a path, a file object or bytes); returns (model, meta).
+
+    Any problem (not a weight file, truncated, missing or extra arrays, wrong shapes, non-finite
+    values, an unknown layer) raises WeightsError saying which.
+    """
+    source = io.BytesIO(path) if isinstance(path, (bytes, bytearray)) else path
+    name = Path(path).name if isinstance(path, (str, os.PathLike)) else "the weight file"
+    try:
+        with np.load(source, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise WeightsError(f"{name} does not exist (run `make weights` to train it)") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise WeightsError(f"{name} is not a readable weight file (.npz): {e}") from None
+    if not isinstance(arrays, dict) or META_KEY not in arrays:
+        raise WeightsError(f"{name} has no metadata: it was not written by micrograd-np")
+    try:
+        meta = json.loads(str(arrays.pop(META_KEY)))
+        if meta.get("format") != FORMAT:
+            raise WeightsError(f"{name} has format {meta.get('format')!r}, expected {FORMAT!r}")
+        model = build(meta["layers"])
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise WeightsError(f"{name} has unreadable metadata") from None
+    dtype = np.dtype(meta.get("dtype", "float64"))
+    if dtype not in (np.float32, np.float64):
+        raise WeightsError(f"{name} has dtype {dtype}; expected float32 or float64")
+    try:
+        model.astype(dtype).load_state_dict(arrays)
+    except ValueError as e:
+        raise WeightsError(f"{name} does not match its architecture: {e}") from None
+    if not all(np.isfinite(p.data).all() for p in model.parameters()):
+        raise WeightsError(f"{name} contains infinite or NaN weights")
+    return model, meta
+
+
+def _jsonable(value):
+    """numpy scalars in metadata (an accuracy, an lr) become plain numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -1,0 +1,25 @@
+# Shared fixtures for the whole suite. Keep this file small: put fixtures that only one area needs
+# in that area's own conftest.py (tests/engine/, tests/model/, tests/app/, tests/e2e/).
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The project's data/ folder with both catvnoncat files (`make data` puts them there).
+
+    Without the files the tests that need them skip on a developer's machine, but fail in CI (env CI
+    set), where a silent skip would hide a broken `make data`.
+    """
+    folder = REPO_ROOT / "data"
+    missing = [n for n in ("train_catvnoncat.h5", "test_catvnoncat.h5") if not (folder / n).is_file()]
+    if missing:
+        msg = f"{', '.join(missing)} not in {folder}; run `make data`"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return folder
