@@ -7,6 +7,7 @@ Prints the cost every 100 epochs (the course's table), then train and test accur
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import numpy as np
@@ -36,19 +37,20 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     trainer = Trainer(cat_mlp(seed=args.seed), data, lr=args.lr, optimizer=args.optimizer,
-                      dtype=np.dtype(args.dtype).type, eval_every=args.print_every)
+                      dtype=np.dtype(args.dtype).type, eval_every=math.gcd(10, args.print_every))
+    printed = 0
     with tqdm(total=args.epochs, unit="epoch", dynamic_ncols=True) as bar:
         while trainer.epoch < args.epochs:
-            chunk = min(args.print_every, args.epochs - trainer.epoch)
-            result = trainer.run(epochs=chunk)
+            result = trainer.run(epochs=min(10, args.epochs - trainer.epoch))
             if result.diverged:
                 tqdm.write(f"error: {result.message}", file=sys.stderr)
                 return 1
-            row = trainer.history[-1]
-            bar.set_postfix(loss=f"{row.train_loss:.6f}", refresh=False)
+            for row in trainer.history[printed:]:
+                if row.epoch % args.print_every == 0 and row.epoch < args.epochs:
+                    tqdm.write(f"Cost after epoch {row.epoch}: {row.train_loss:.6f}")
+            printed = len(trainer.history)
+            bar.set_postfix(loss=f"{trainer.history[-1].train_loss:.6f}", refresh=False)
             bar.update(result.epochs)
-            if row.epoch % args.print_every == 0 and row.epoch < args.epochs:
-                tqdm.write(f"Cost after epoch {row.epoch}: {row.train_loss:.6f}")
 
     train_loss, train_acc = trainer.evaluate_train()
     test_loss, test_acc = trainer.evaluate(trainer.x_test, trainer.y_test)

@@ -4,6 +4,14 @@ One step is: forward on the 209 training images (the last Sigmoid folded into a 
 BCE-with-logits), `loss.backward()`, optimizer update. Every `eval_every` epochs the step also records
 a row of history (train loss from that very forward pass, test loss and both accuracies from a
 no-graph pass over the test set, which never touches the gradient).
+
+A step whose forward pass shows that the previous update went wrong is not taken; the weights are
+rolled back to the last good ones and the chunk stops. "Wrong" is any of:
+* the loss is infinite or NaN;
+* the loss grew more than tenfold over the best so far (the stable loss never overflows, so this is how
+  a blow-up shows; the reference run itself has a harmless twofold spike near epoch 1418);
+* every logit is the same: a layer of ReLUs has died, the output no longer depends on the image and no
+  gradient reaches the earlier layers again (what a learning rate of 0.02 or more does to this net).
 """
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ class Record:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    epochs: int          # epochs trained in this chunk
+    epochs: int          # epochs gained (-1 if the chunk at once undid the previous chunk's last step)
     seconds: float
     diverged: bool = False
     message: str = ""
@@ -64,6 +72,7 @@ class Trainer:
         self.eval_every = eval_every
         self.epoch = 0
         self.history: list[Record] = []
+        self.best_loss = np.inf
         self._backup = [np.empty_like(p.data) for p in self.optimizer.params]
 
     @property
@@ -77,30 +86,33 @@ class Trainer:
     def run(self, epochs: int | None = None, seconds: float | None = None) -> ChunkResult:
         """Train until `epochs` more epochs are done or `seconds` have passed, whichever comes first.
 
-        A non-finite loss stops the chunk and rolls the weights back to the last ones whose loss was
-        finite (kept by a copy before each update: ~0.5% of a step).
+        A diverged step (see the module docstring) stops the chunk and rolls the weights back to the last
+        good ones (kept by a copy before each update: ~0.5% of a step).
         """
         if epochs is None and seconds is None:
             raise ValueError("run() needs epochs=, seconds= or both")
         start = time.perf_counter()
         deadline = start + seconds if seconds is not None else float("inf")
-        done = 0
-        while (epochs is None or done < epochs) and time.perf_counter() < deadline:
-            if not self._step():
-                return ChunkResult(done, time.perf_counter() - start, diverged=True, message=self._diverged())
-            done += 1
-        if self.epoch % self.eval_every == 0 and (not self.history or self.history[-1].epoch != self.epoch):
+        first = self.epoch
+        while (epochs is None or self.epoch - first < epochs) and time.perf_counter() < deadline:
+            problem = self._step()
+            if problem:
+                message = self._roll_back(problem)
+                return ChunkResult(self.epoch - first, time.perf_counter() - start, diverged=True, message=message)
+        if self._due():
             self._record(*self.evaluate_train())
-        return ChunkResult(done, time.perf_counter() - start)
+        return ChunkResult(self.epoch - first, time.perf_counter() - start)
 
-    def _step(self) -> bool:
-        """One epoch of full-batch training; False (and no update) if the loss is not finite."""
+    def _step(self) -> str:
+        """One epoch of full-batch training; returns what went wrong instead, if anything (no update)."""
         z = self.logits(self.x_train)
         loss = bce_with_logits(z, self.y_train)
         train_loss = loss.item()
-        if not np.isfinite(train_loss):
-            return False
-        if self.epoch % self.eval_every == 0:
+        problem = self._check(train_loss, z.data)
+        if problem:
+            return problem
+        self.best_loss = min(self.best_loss, train_loss)
+        if self._due():
             self._record(train_loss, accuracy(z.data, self.y_train))
         self.optimizer.zero_grad()
         loss.backward()
@@ -108,18 +120,31 @@ class Trainer:
             np.copyto(saved, p.data)
         self.optimizer.step()
         self.epoch += 1
-        return True
+        return ""
 
-    def _diverged(self) -> str:
-        if self.epoch == 0:
-            return "The loss is not finite for the starting weights; nothing was trained."
+    def _check(self, loss: float, logits: np.ndarray) -> str:
+        if not np.isfinite(loss):
+            return "the loss became infinite or NaN"
+        if loss > 10 * self.best_loss:
+            return f"the loss jumped from {self.best_loss:.4f} to {loss:.4g}"
+        if logits.size > 1 and logits.min() == logits.max():
+            return "the network died: every image gets the same output (a layer of ReLUs outputs only zeros)"
+        return ""
+
+    def _roll_back(self, problem: str) -> str:
+        """Restore the weights before the last update; the message for the user."""
+        if self.epoch == 0 or not np.isfinite(self.best_loss):
+            return f"Cannot train from these weights: {problem}."
         for saved, p in zip(self._backup, self.optimizer.params):
             np.copyto(p.data, saved)
         self.epoch -= 1
-        self.optimizer.reset()
-        return (f"Training diverged at learning rate {self.lr:g}: the loss became infinite or NaN. "
-                f"The weights of epoch {self.epoch}, the last with a finite loss, were kept; "
-                "try a smaller learning rate.")
+        self.optimizer.reset()  # its moments came from the step that went wrong
+        return (f"Training diverged at learning rate {self.lr:g}: {problem}. "
+                f"The weights of epoch {self.epoch} were kept; try a smaller learning rate.")
+
+    def _due(self) -> bool:
+        """Is a history row due for the current weights (and not written yet)?"""
+        return self.epoch % self.eval_every == 0 and (not self.history or self.history[-1].epoch != self.epoch)
 
     def _record(self, train_loss: float, train_acc: float) -> None:
         test_loss, test_acc = self.evaluate(self.x_test, self.y_test)

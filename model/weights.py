@@ -119,10 +119,12 @@ def load_weights(path) -> tuple[Sequential, dict]:
     try:
         meta = json.loads(str(arrays.pop(META_KEY)))
         if meta.get("format") != FORMAT:
-            raise WeightsError(f"{name} has format {meta.get('format')!r}, expected {FORMAT!r}")
+            raise WeightsError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
         model = build(meta["layers"])
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
         raise WeightsError(f"{name} has unreadable metadata") from None
+    except WeightsError as e:
+        raise WeightsError(f"{name}: {e}") from None
     dtype = np.dtype(meta.get("dtype", "float64"))
     if dtype not in (np.float32, np.float64):
         raise WeightsError(f"{name} has dtype {dtype}; expected float32 or float64")

@@ -1,0 +1,141 @@
+"""Training reproduces the course's reference numbers (design.md) and behaves well in chunks."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from model.nn import cat_mlp, predict
+from model.trainer import Trainer
+
+
+def cost_at(trainer, epoch):
+    return next(r.train_loss for r in trainer.history if r.epoch == epoch)
+
+
+def test_reference_costs_at_epochs_0_and_100(dataset):
+    trainer = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    trainer.run(epochs=101)
+    assert cost_at(trainer, 0) == pytest.approx(0.771749, abs=1e-6)
+    assert cost_at(trainer, 100) == pytest.approx(0.672053, abs=1e-6)
+
+
+def test_the_full_2500_epoch_reference_run(dataset):
+    """The course's table, to the printed digits: ~15 s, and the proof that engine and model are right."""
+    trainer = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    trainer.run(epochs=2500)
+    assert cost_at(trainer, 2400) == pytest.approx(0.092878, abs=1e-6)
+    final = trainer.history[-1]
+    assert final.epoch == 2500
+    assert final.train_acc == pytest.approx(206 / 209)
+    assert final.test_acc == pytest.approx(40 / 50)
+    # A model trained on the batch of 209 predicts batches of 50 and of 1 unchanged.
+    batch = predict(trainer.model, dataset.x_test)
+    single = np.vstack([predict(trainer.model, dataset.x_test[i : i + 1]) for i in range(50)])
+    np.testing.assert_array_equal(batch, single)
+    assert np.mean(batch == dataset.y_test) == pytest.approx(0.80)
+
+
+def test_float32_trains_in_float32_and_tracks_float64(dataset):
+    t32 = Trainer(cat_mlp(seed=1), dataset, lr=0.0075, dtype=np.float32)
+    t64 = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    t32.run(epochs=101)
+    t64.run(epochs=101)
+    assert all(p.dtype == np.float32 for p in t32.model.parameters())
+    assert cost_at(t32, 100) == pytest.approx(cost_at(t64, 100), abs=1e-5)
+
+
+def test_chunks_do_not_change_the_result(dataset):
+    one = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    one.run(epochs=30)
+    many = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    for size in (7, 1, 12, 10):
+        many.run(epochs=size)
+    assert many.epoch == one.epoch == 30
+    assert [r.epoch for r in many.history] == [0, 10, 20, 30]
+    assert many.history == one.history
+    for a, b in zip(one.model.parameters(), many.model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_a_chunk_is_bounded_by_seconds(dataset):
+    trainer = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    result = trainer.run(seconds=0.05)
+    assert 1 <= result.epochs == trainer.epoch
+    assert result.seconds < 1.0
+    with pytest.raises(ValueError, match="epochs=, seconds="):
+        trainer.run()
+
+
+def test_the_test_set_never_enters_the_gradient(dataset):
+    scrambled = dataclasses.replace(dataset, x_test=np.random.default_rng(0).random(dataset.x_test.shape))
+    a = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    b = Trainer(cat_mlp(seed=1), scrambled, lr=0.0075)
+    a.run(epochs=25)
+    b.run(epochs=25)
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert [r.train_loss for r in a.history] == [r.train_loss for r in b.history]
+    assert [r.test_loss for r in a.history] != [r.test_loss for r in b.history]
+
+
+def test_the_learning_rate_can_change_between_chunks(dataset):
+    trainer = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    trainer.run(epochs=5)
+    trainer.lr = 0.0
+    before = [p.data.copy() for p in trainer.model.parameters()]
+    trainer.run(epochs=3)
+    for p, b in zip(trainer.model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+
+
+def assert_weights_equal(a, b):
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+@pytest.mark.parametrize(
+    "optimizer, lr, symptom",
+    [("sgd", 5.0, "loss jumped"), ("sgd", 1.0, "network died"), ("sgd", 0.05, "network died"),
+     ("adam", 0.01, "network died")],
+)
+def test_divergence_stops_and_keeps_the_last_good_weights(dataset, optimizer, lr, symptom):
+    trainer = Trainer(cat_mlp(seed=1), dataset, lr=lr, optimizer=optimizer)
+    result = trainer.run(epochs=300)
+    assert result.diverged and result.epochs == trainer.epoch
+    assert symptom in result.message and "try a smaller learning rate" in result.message
+    assert f"epoch {trainer.epoch} were kept" in result.message
+    # The weights kept are exactly those after `trainer.epoch` updates, replayed from scratch.
+    replay = Trainer(cat_mlp(seed=1), dataset, lr=lr, optimizer=optimizer)
+    replay.run(epochs=trainer.epoch)
+    assert_weights_equal(trainer, replay)
+    assert trainer.evaluate_train()[0] <= 10 * trainer.best_loss
+    # The weights kept pass every check themselves: a step of size 0 from them is fine.
+    trainer.lr = 0.0
+    assert not trainer.run(epochs=2).diverged
+
+
+def test_a_non_finite_loss_rolls_back(dataset):
+    trainer = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    trainer.run(epochs=3)
+    trainer.lr = float("nan")
+    result = trainer.run(epochs=3)
+    assert result.diverged and "infinite or NaN" in result.message
+    assert trainer.epoch == 3
+    replay = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    replay.run(epochs=3)
+    assert_weights_equal(trainer, replay)
+
+
+def test_unusable_starting_weights_are_reported(dataset):
+    model = cat_mlp(seed=1)
+    model.layers[0].weight.data[0, 0] = np.nan
+    result = Trainer(model, dataset, lr=0.0075).run(epochs=5)
+    assert result.diverged and result.epochs == 0
+    assert result.message.startswith("Cannot train from these weights")
+
+
+def test_the_model_must_end_in_sigmoid(dataset):
+    with pytest.raises(ValueError, match="Sigmoid"):
+        Trainer(cat_mlp(seed=1)[:-1], dataset, lr=0.1)
+    with pytest.raises(ValueError, match="optimizer"):
+        Trainer(cat_mlp(seed=1), dataset, lr=0.1, optimizer="rmsprop")
