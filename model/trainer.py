@@ -6,7 +6,7 @@ a row of history (train loss from that very forward pass, test loss and both acc
 no-graph pass over the test set, which never touches the gradient).
 
 A step whose forward pass shows that the previous update went wrong is not taken; the weights are
-rolled back to the last good ones and the chunk stops. "Wrong" is any of:
+rolled back to the best ones seen (lowest training loss) and the chunk stops. "Wrong" is any of:
 * the loss is infinite or NaN;
 * the loss grew more than tenfold over the best so far (the stable loss never overflows, so this is how
   a blow-up shows; the reference run itself has a harmless twofold spike near epoch 1418);
@@ -72,7 +72,7 @@ class Trainer:
         self.eval_every = eval_every
         self.epoch = 0
         self.history: list[Record] = []
-        self.best_loss = np.inf
+        self.best_loss, self.best_epoch = np.inf, 0
         self._backup = [np.empty_like(p.data) for p in self.optimizer.params]
 
     @property
@@ -86,8 +86,8 @@ class Trainer:
     def run(self, epochs: int | None = None, seconds: float | None = None) -> ChunkResult:
         """Train until `epochs` more epochs are done or `seconds` have passed, whichever comes first.
 
-        A diverged step (see the module docstring) stops the chunk and rolls the weights back to the last
-        good ones (kept by a copy before each update: ~0.5% of a step).
+        A diverged step (see the module docstring) stops the chunk and rolls the weights back to the best
+        ones (kept by a copy before each update that improves the loss: ~0.5% of a step).
         """
         if epochs is None and seconds is None:
             raise ValueError("run() needs epochs=, seconds= or both")
@@ -108,21 +108,23 @@ class Trainer:
         z = self.logits(self.x_train)
         loss = bce_with_logits(z, self.y_train)
         train_loss = loss.item()
-        problem = self._check(train_loss, z.data)
+        problem = self.diagnose(train_loss, z.data)
         if problem:
             return problem
-        self.best_loss = min(self.best_loss, train_loss)
+        if train_loss < self.best_loss:
+            self.best_loss, self.best_epoch = train_loss, self.epoch
+            for saved, p in zip(self._backup, self.optimizer.params):
+                np.copyto(saved, p.data)
         if self._due():
             self._record(train_loss, accuracy(z.data, self.y_train))
         self.optimizer.zero_grad()
         loss.backward()
-        for saved, p in zip(self._backup, self.optimizer.params):
-            np.copyto(saved, p.data)
         self.optimizer.step()
         self.epoch += 1
         return ""
 
-    def _check(self, loss: float, logits: np.ndarray) -> str:
+    def diagnose(self, loss: float, logits: np.ndarray) -> str:
+        """What is wrong with weights that give this training loss and these logits ("" if nothing)."""
         if not np.isfinite(loss):
             return "the loss became infinite or NaN"
         if loss > 10 * self.best_loss:
@@ -132,15 +134,17 @@ class Trainer:
         return ""
 
     def _roll_back(self, problem: str) -> str:
-        """Restore the weights before the last update; the message for the user."""
-        if self.epoch == 0 or not np.isfinite(self.best_loss):
+        """Restore the best weights seen; the message for the user."""
+        if not np.isfinite(self.best_loss):
             return f"Cannot train from these weights: {problem}."
         for saved, p in zip(self._backup, self.optimizer.params):
             np.copyto(p.data, saved)
-        self.epoch -= 1
-        self.optimizer.reset()  # its moments came from the step that went wrong
+        self.epoch = self.best_epoch
+        self.history[:] = [r for r in self.history if r.epoch <= self.epoch]
+        self.optimizer.reset()  # its moments came from the steps that went wrong
         return (f"Training diverged at learning rate {self.lr:g}: {problem}. "
-                f"The weights of epoch {self.epoch} were kept; try a smaller learning rate.")
+                f"The weights of epoch {self.epoch}, with the lowest loss so far ({self.best_loss:.4f}), "
+                "were kept; try a smaller learning rate.")
 
     def _due(self) -> bool:
         """Is a history row due for the current weights (and not written yet)?"""

@@ -1,0 +1,305 @@
+"""Cat or not? Watch a four-layer MLP built on micrograd-np learn, and try it on your own photos.
+
+Layout and widgets only: the training state machine, the chart data, the TL/MP captions and the upload
+handling live in model/session.py, model/gallery.py and model/uploads.py, which are unit-tested.
+
+    streamlit run app.py      # or: make run
+"""
+import time
+
+import streamlit as st
+
+from model import gallery, session as ms, uploads
+
+st.set_page_config(page_title="Cat or not? · micrograd-np", page_icon="🐱", layout="wide",
+                   initial_sidebar_state="expanded")
+
+GRID_REFRESH = 1.0  # seconds between redraws of the grids while training
+CHART_REFRESH = 0.4  # seconds between redraws of the loss chart while training
+PHOTO_WIDTH = 240  # px, the upload as the visitor sees it
+PREVIEW_WIDTH = 128  # px, the 64x64 model input, each pixel a 2x2 block
+TILE_WIDTH = gallery.TILE_WIDTH
+
+
+# --- shared, loaded once per process -------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Loading the model and the data set…")
+def load_resources(data_dir: str, weights_path: str, stamp: tuple) -> ms.Resources:
+    """The pretrained model and the data set; `stamp` reloads them after `make data` / `make weights`."""
+    return ms.load_resources(data_dir, weights_path)
+
+
+@st.cache_resource(show_spinner=False)
+def tile_cache(_resources: ms.Resources, key: tuple, split: str) -> gallery.TileCache:
+    images = _resources.data.images_test if split == "test" else _resources.data.images_train
+    return gallery.TileCache(images)
+
+
+@st.cache_resource(show_spinner=False)
+def graph_summary(_resources: ms.Resources, key: tuple) -> ms.GraphSummary:
+    return ms.graph_summary(_resources.model)
+
+
+data_dir, weights_path = ms.default_paths()
+resources = load_resources(str(data_dir), str(weights_path), ms.files_stamp(data_dir, weights_path))
+resources_key = (resources.data_dir, resources.weights_path, id(resources))
+
+# --- this visitor's state ------------------------------------------------------------------------
+
+defaults = {"lr": ms.DEFAULT_LR, "epochs": ms.DEFAULT_EPOCHS, "optimizer": "sgd",
+            "start": ms.PRETRAINED if resources.model is not None else ms.FRESH,
+            "grid_split": "test", "mistakes_only": False, "fit": "crop"}
+for name, value in defaults.items():
+    st.session_state.setdefault(name, value)
+if resources.model is None:
+    st.session_state.start = ms.FRESH
+
+
+def training() -> ms.TrainingSession:
+    """This session's own model and trainer (made on first use, remade if the shared files changed)."""
+    state = st.session_state
+    if "training" not in state or state.training.resources is not resources:
+        state.training = ms.TrainingSession(
+            resources, start=state.start, optimizer=state.optimizer, lr=state.lr, target=state.epochs)
+        state.uploads = uploads.UploadCache()
+    return state.training
+
+
+def restart() -> None:
+    training().reset(start=st.session_state.start, optimizer=st.session_state.optimizer)
+
+
+session = training()
+session.set_lr(st.session_state.lr)
+session.set_target(st.session_state.epochs)
+playing = session.playing
+
+# --- sidebar: the controls -----------------------------------------------------------------------
+
+with st.sidebar:
+    st.header("Train the network")
+    st.select_slider(
+        "Learning rate", options=ms.LR_CHOICES, format_func=ms.format_lr, key="lr",
+        on_change=lambda: training().set_lr(st.session_state.lr), disabled=not session.can_train,
+        help="Log scale, from 0.0001 to 1. A change applies from the next chunk of training, even "
+             "while playing. The course used 0.0075 with SGD; Adam wants roughly 10x smaller.")
+    st.number_input(
+        "Epochs to train", min_value=ms.MIN_EPOCHS, max_value=ms.MAX_EPOCHS, step=100, key="epochs",
+        on_change=lambda: training().set_target(st.session_state.epochs), disabled=not session.can_train,
+        help="Play stops after this many epochs of the current run. One epoch is one step over all "
+             "209 training images.")
+    st.segmented_control(
+        "Optimizer", options=list(ms.OPTIMIZERS), format_func=ms.OPTIMIZERS.get, required=True,
+        key="optimizer", on_change=restart, disabled=not session.can_train, width="stretch")
+    st.segmented_control(
+        "Start from", options=list(ms.STARTS), format_func=ms.STARTS.get, required=True, key="start",
+        on_change=restart, disabled=not session.can_train or resources.model is None, width="stretch",
+        help=f"The shipped weights (trained {resources.base_epochs:,} epochs), or the course's random "
+             f"initialization (seed {ms.SEED}) to watch the network learn from scratch.")
+    st.caption("Changing the optimizer or the starting point starts a new run, like Reset.")
+
+    left, right = st.columns(2)
+    left.button("Play", key="play", icon=":material/play_arrow:", type="primary", width="stretch",
+                on_click=lambda: training().play(), disabled=not session.view().play_enabled)
+    right.button("Pause", key="pause", icon=":material/pause:", width="stretch",
+                 on_click=lambda: training().pause(), disabled=not playing)
+    left.button(f"Step {ms.STEP_EPOCHS}", key="step", icon=":material/skip_next:", width="stretch",
+                on_click=lambda: training().step(), disabled=not session.can_train,
+                help=f"Pause and train {ms.STEP_EPOCHS} epochs.")
+    right.button("Reset", key="reset", icon=":material/restart_alt:", width="stretch", on_click=restart,
+                 disabled=not session.can_train, help="Back to the starting point chosen above.")
+
+    st.divider()
+    st.download_button(
+        "Download weights (.npz)", data=session.weights_bytes, file_name=session.weights_filename(),
+        mime="application/octet-stream", key="download", on_click="ignore", icon=":material/download:",
+        width="stretch",
+        help="This session's current weights; `model.weights.load_weights()` reads the file back.")
+    if not session.can_train:
+        st.caption("Training needs the data set: run `make data`, then reload the page.")
+    st.caption(f"Model: 12288 → 20 → 7 → 5 → 1, {ms.parameter_count(session.model):,} parameters. "
+               "Each visitor trains a private copy.")
+
+# --- header --------------------------------------------------------------------------------------
+
+st.title("Cat or not?")
+st.markdown(
+    "A four-layer perceptron learns to tell cats from non-cats on 64×64 photos, running on "
+    "**micrograd-np**, a tiny autograd engine written in NumPy. Upload a photo to try the shipped "
+    "model, or press **Play** in the sidebar and watch your own copy train.")
+if resources.weights_error:
+    st.error(f"**The pretrained weights could not be loaded.** "
+             f"{gallery.escape_markdown_keep_code(resources.weights_error)}"
+             "  \nYou can still train from scratch: the model below starts from the course's random "
+             "initialization; press **Play** in the sidebar (or run `make weights` and reload).",
+             icon=":material/error:")
+
+# --- live training -------------------------------------------------------------------------------
+
+st.header("Live training", divider="gray")
+
+
+live_view = st.container()  # filled by the training fragment at the end of the page
+
+
+def show_live_view(run: ms.TrainingSession) -> None:
+    """Metrics, progress and any warning: redrawn after every tick."""
+    if not run.can_train:
+        st.info("**Training needs the catvnoncat data set**, which is not in this checkout: run "
+                "`make data` and reload the page. Until then, uploads work with the pretrained "
+                "model.", icon=":material/database:")
+        with st.expander("Why the data set is missing"):
+            st.text(resources.data_error or "")
+        return
+    view = run.view()
+    for column, metric in zip(st.columns(len(view.metrics)), view.metrics):
+        column.metric(metric.label, metric.value, metric.delta, delta_color=metric.delta_color,
+                      delta_arrow="off" if metric.delta_color == "off" else "auto", help=metric.help,
+                      border=True, height="stretch")
+    speed = f" · {view.epochs_per_second:,.0f} epochs/s" if view.playing and view.epochs_per_second else ""
+    st.progress(view.progress, text=f"{view.status}{speed}")
+    if view.warning:
+        st.warning(view.warning, icon=":material/warning:")
+
+
+def show_loss_chart(run: ms.TrainingSession) -> None:
+    """The loss curves: redrawn every CHART_REFRESH seconds while training (drawing them costs the
+    browser far more than the metrics do, and the curve looks just as live)."""
+    if run.can_train:
+        chart_data, chart_spec = ms.loss_chart(run.view().chart, run.target)
+        st.vega_lite_chart(chart_data, chart_spec, width="stretch")
+        st.caption(run.describe_start())
+
+
+with st.expander("What happens on each tick?", icon=":material/neurology:"):
+    summary = graph_summary(resources, resources_key)
+    st.markdown(ms.explain_markdown(summary, session.optimizer))
+
+# --- your photos ---------------------------------------------------------------------------------
+
+st.header("Your photos", divider="gray")
+
+
+@st.fragment(run_every=GRID_REFRESH if playing else None)
+def your_photos() -> None:
+    run = training()
+    files = st.file_uploader(
+        "Upload photos: JPEG, PNG, GIF, BMP, WebP or TIFF, up to 20 MB and 50 megapixels each",
+        type=list(uploads.UPLOADER_TYPES), accept_multiple_files=True, key="upload")
+    if not files:
+        st.caption("The model sees a 64×64 square, like the training images: the centre of your photo "
+                   "(or the whole photo squashed). Cats filling the frame work best.")
+        return
+    if run.start == ms.FRESH and run.epoch == 0:
+        st.warning("The model is untrained (a fresh random initialization), so these predictions are "
+                   "guesses until you train it.", icon=":material/warning:")
+    st.segmented_control("Fit to the square", options=list(uploads.FIT_LABELS),
+                         format_func=uploads.FIT_LABELS.get, required=True, key="fit",
+                         help="Centre crop keeps proportions; Squash resizes the whole photo, as the "
+                              "course did.")
+    cache = st.session_state.uploads
+    items = [cache.get(f.file_id, f.name, f.getvalue, st.session_state.fit) for f in files]
+    for item in items:
+        if not item.ok:
+            st.error(item.error_markdown, icon=":material/broken_image:")
+    predictions = uploads.classify(run.predict_proba, items)
+    good = [(item, p) for item, p in zip(items, predictions) if item.ok]
+    if not good:
+        return
+    labelled = []
+    for item, prediction in good:
+        with st.container(border=True, horizontal=True, gap="medium"):
+            with st.container(width=PHOTO_WIDTH, horizontal_alignment="center"):
+                st.image(item.prepared.display, caption="your photo",
+                         width=uploads.display_width(item.prepared.display.size, PHOTO_WIDTH))
+            st.image(gallery.upscale(item.prepared.preview), width=PREVIEW_WIDTH,
+                     caption="what the model sees")
+            with st.container(width="stretch"):
+                st.markdown(f"**{gallery.escape_markdown(item.name)}**")
+                st.subheader(prediction.mp(resources.classes))
+                st.progress(prediction.p_cat, text=prediction.p_text)
+                truth = st.segmented_control(
+                    "True label", options=[1, 0], format_func=lambda c: resources.classes[c],
+                    key=f"truth_{item.file_id}", help="What the photo really shows. Labelled photos "
+                    "get a TL/MP grid below.")
+            if truth is not None:
+                labelled.append((item, prediction, truth))
+    if labelled:
+        labels = [t for _, _, t in labelled]
+        p_cat = [p.p_cat for _, p, _ in labelled]
+        st.subheader("Your photos, true label vs. model prediction")
+        st.caption(gallery.summarize(labels, p_cat).text)
+        grid = gallery.grid_items(labels, p_cat, classes=resources.classes)
+        st.image([gallery.png_bytes(gallery.tile(item.prepared.preview, mistake=not g.correct))
+                  for (item, _, _), g in zip(labelled, grid)],
+                 caption=[g.markdown for g in grid], width=TILE_WIDTH)
+
+
+your_photos()
+
+# --- the TL/MP grid ------------------------------------------------------------------------------
+
+st.header("True label vs. model prediction", divider="gray")
+
+
+@st.fragment(run_every=GRID_REFRESH if playing else None)
+def tl_mp_grid() -> None:
+    run = training()
+    if resources.data is None:
+        st.info("The test images come with the data set: run `make data` and reload the page.",
+                icon=":material/database:")
+        return
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="large"):
+        split = st.segmented_control(
+            "Images", options=["test", "train"], required=True, key="grid_split",
+            format_func={"test": "Test set (50)", "train": "Training set (209)"}.get)
+        mistakes_only = st.toggle("Mistakes only", key="mistakes_only")
+    data = resources.data
+    x, labels = (data.x_test, data.y_test) if split == "test" else (data.x_train, data.y_train)
+    p_cat = run.predict_proba(x)
+    st.caption(f"{gallery.summarize(labels, p_cat).text}. Mistakes are framed in red. "
+               "TL = true label, MP = model prediction, refreshed as the model trains.")
+    items = gallery.grid_items(labels, p_cat, mistakes_only, classes=resources.classes)
+    if not items:
+        st.success("No mistakes on these images.", icon=":material/check_circle:")
+        return
+    tiles = tile_cache(resources, resources_key, split)
+    st.image([tiles.get(item.index, mistake=not item.correct) for item in items],
+             caption=[item.markdown for item in items], width=TILE_WIDTH)
+
+
+tl_mp_grid()
+
+
+# --- the training loop: last on the page, so a chunk of training never holds up anything below it ---
+
+
+@st.fragment(run_every=ms.TICK_INTERVAL if playing else None)
+def train_and_show() -> None:
+    """Draw the live view (into its place above), then, while playing, train tick after tick for
+    about a second, redrawing the metrics after each tick and the chart a few times a second.
+
+    Drawing before training means nothing on the page waits (and fades as stale) while a chunk trains.
+    A click on Pause (a full rerun) interrupts this at the next redraw, within one tick.
+    """
+    run = training()
+    with live_view:
+        board, chart = st.empty(), st.empty()
+    with board.container():
+        show_live_view(run)
+    with chart.container():
+        show_loss_chart(run)
+    drawn = time.monotonic()
+    for stopped in run.ticks():
+        if stopped:
+            st.rerun()  # playing stopped: redraw the controls and stop the timers
+        with board.container():
+            show_live_view(run)
+        if time.monotonic() - drawn >= CHART_REFRESH:
+            with chart.container():
+                show_loss_chart(run)
+            drawn = time.monotonic()
+
+
+train_and_show()

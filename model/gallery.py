@@ -1,0 +1,174 @@
+"""The TL/MP grids of the page (true label / model prediction), and text that must stay plain text.
+
+Streamlit-free: the page gets ready-made captions, mistake flags, summaries and image bytes from here.
+"""
+from __future__ import annotations
+
+import io
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+CLASSES = ("non-cat", "cat")
+TILE_SCALE = 2  # 64 px images are shown at 128 px, every pixel a crisp 2x2 block
+FRAME = 4  # px of frame around each tile: red for a mistake, none (background) otherwise
+MISTAKE_RGB = (214, 48, 49)
+BACKGROUND_RGB = (255, 255, 255)
+CAPTION_RE = re.compile(r"TL: (cat|non-cat) \| MP: (cat|non-cat)")
+
+
+def label_name(label, classes=CLASSES) -> str:
+    """1 / 1.0 / True -> 'cat', 0 -> 'non-cat'."""
+    return classes[int(round(float(label)))]
+
+
+def tlmp(true_label, predicted_label, classes=CLASSES) -> str:
+    """The caption of the original README figure: 'TL: cat | MP: non-cat'."""
+    return f"TL: {label_name(true_label, classes)} | MP: {label_name(predicted_label, classes)}"
+
+
+def mp(predicted_label, classes=CLASSES) -> str:
+    return f"MP: {label_name(predicted_label, classes)}"
+
+
+@dataclass(frozen=True)
+class GridItem:
+    index: int  # position in the data set
+    caption: str  # 'TL: cat | MP: non-cat'
+    correct: bool
+    p_cat: float
+
+    @property
+    def markdown(self) -> str:
+        """The caption as the page shows it: mistakes in red with a cross, so they stand out."""
+        return self.caption if self.correct else f":red[**✗ {self.caption}**]"
+
+
+def grid_items(labels, p_cat, mistakes_only: bool = False, classes=CLASSES) -> list[GridItem]:
+    """One captioned item per image (labels 0/1, P(cat) per image); mistakes only if asked."""
+    labels = np.asarray(labels, dtype=float).reshape(-1)
+    p_cat = np.asarray(p_cat, dtype=float).reshape(-1)
+    if labels.shape != p_cat.shape:
+        raise ValueError(f"grid_items: {labels.shape[0]} labels but {p_cat.shape[0]} predictions")
+    predicted = (p_cat > 0.5).astype(float)
+    items = [
+        GridItem(i, tlmp(t, m, classes), bool(t == m), float(p))
+        for i, (t, m, p) in enumerate(zip(labels, predicted, p_cat))
+    ]
+    return [item for item in items if not item.correct] if mistakes_only else items
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    correct: int
+    missed_cats: int  # cats the model called non-cat
+    false_cats: int  # non-cats the model called cat
+
+    @property
+    def mistakes(self) -> int:
+        return self.total - self.correct
+
+    @property
+    def text(self) -> str:
+        if self.total == 0:
+            return "No images."
+        text = f"{self.correct} of {self.total} correct ({100 * self.correct / self.total:.0f}%)"
+        if self.mistakes:
+            parts = []
+            if self.missed_cats:
+                parts.append(f"{self.missed_cats} cat{'s' * (self.missed_cats != 1)} missed")
+            if self.false_cats:
+                parts.append(f"{self.false_cats} non-cat taken for a cat" if self.false_cats == 1
+                             else f"{self.false_cats} non-cats taken for cats")
+            text += " · " + ", ".join(parts)
+        return text
+
+
+def summarize(labels, p_cat) -> Summary:
+    labels = np.asarray(labels, dtype=float).reshape(-1) > 0.5
+    predicted = np.asarray(p_cat, dtype=float).reshape(-1) > 0.5
+    return Summary(
+        total=int(labels.size),
+        correct=int(np.sum(labels == predicted)),
+        missed_cats=int(np.sum(labels & ~predicted)),
+        false_cats=int(np.sum(~labels & predicted)),
+    )
+
+
+# --- tiles: the images of the grid, upscaled and framed ------------------------------------------
+
+
+def upscale(image: np.ndarray, scale: int = TILE_SCALE) -> np.ndarray:
+    """Nearest-neighbour upscaling: each pixel becomes a scale x scale block (what the model saw, bigger)."""
+    image = np.asarray(image)
+    return image.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+TILE_WIDTH = 168  # px: wide enough for the longest caption, 'TL: non-cat | MP: non-cat', on one line
+
+
+def tile(image: np.ndarray, mistake: bool, scale: int = TILE_SCALE, frame: int = FRAME,
+         width: int = TILE_WIDTH) -> np.ndarray:
+    """An (h, w, 3) uint8 image, upscaled, framed in red if it is a mistake, centred on a background
+    canvas at least `width` px wide (so every tile, and every caption under it, has the same width)."""
+    big = upscale(np.asarray(image, dtype=np.uint8), scale)
+    h, w = big.shape[:2]
+    out_h, out_w = h + 2 * frame, max(width, w + 2 * frame)
+    out = np.empty((out_h, out_w, 3), dtype=np.uint8)
+    out[...] = BACKGROUND_RGB
+    left = (out_w - w) // 2
+    if mistake:
+        out[:, left - frame:left + w + frame] = MISTAKE_RGB
+    out[frame:frame + h, left:left + w] = big
+    return out
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, "PNG", optimize=False)
+    return buffer.getvalue()
+
+
+class TileCache:
+    """PNG bytes of every framed tile, made on first use and kept (shared by all sessions; immutable)."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = images
+        self._tiles: dict[tuple[int, bool], bytes] = {}
+        self._lock = threading.Lock()
+
+    def get(self, index: int, mistake: bool) -> bytes:
+        key = (int(index), bool(mistake))
+        tile_png = self._tiles.get(key)
+        if tile_png is None:
+            tile_png = png_bytes(tile(self.images[index], mistake))
+            with self._lock:
+                self._tiles[key] = tile_png
+        return tile_png
+
+
+# --- text from strangers -----------------------------------------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&\"'@^%/,;?])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Streamlit's Markdown shows literally: no links, no HTML, no emphasis, no directives.
+
+    Every ASCII punctuation character that Markdown, GitHub's extensions (autolinks, tables, strike)
+    or Streamlit's own directives (:red[...], :material/icon:, $math$) could act on is backslash-escaped
+    (CommonMark shows an escaped punctuation character as itself), and line breaks become spaces.
+    """
+    text = re.sub(r"[\r\n\t\x00-\x1f\x7f]+", " ", str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def escape_markdown_keep_code(text: str) -> str:
+    """Like `escape_markdown`, but `code spans` stay code (for our own messages that name a command)."""
+    parts = re.split(r"(`[^`\r\n]+`)", str(text))
+    return "".join(part if part.startswith("`") and part.endswith("`") and len(part) > 1
+                   else escape_markdown(part) for part in parts)

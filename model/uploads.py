@@ -1,0 +1,118 @@
+"""Visitors' photos: each upload prepared once (model.images), then classified with the session's model.
+
+Streamlit-free. Every file gets an `Upload`: either a prepared image or a one-sentence error, never an
+exception, so one broken file cannot stop the others from being classified.
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.gallery import CLASSES, escape_markdown, mp
+from model.images import FITS, ImageError, PreparedImage, prepare_image
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_TYPES = ("jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff")
+# What the upload widget is given: the extensions, plus the matching MIME types. With a MIME type in the
+# list, Streamlit leaves the filtering to the browser (file dialog and drop zone) instead of raising an
+# exception into the page when a file with another extension arrives anyway (a renamed or scripted
+# upload); such a file then gets its own error from model.images, like any other unreadable file.
+UPLOADER_TYPES = tuple(f".{ext}" for ext in ACCEPTED_TYPES) + (
+    "image/jpeg", "image/png", "image/gif", "image/bmp", "image/webp", "image/tiff")
+FIT_LABELS = {"crop": "Centre crop", "squash": "Squash"}
+CACHE_SIZE = 32  # prepared uploads kept per session (up to ~1 MB each)
+
+
+@dataclass(frozen=True, eq=False)
+class Upload:
+    """One uploaded file: `prepared` or `error`, never both."""
+
+    file_id: str
+    name: str
+    prepared: PreparedImage | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.prepared is not None
+
+    @property
+    def error_markdown(self) -> str:
+        """The error for st.error: the file name shown literally (it is a stranger's text), then why."""
+        return f"**{escape_markdown(self.name)}**: {escape_markdown(self.error or '')}"
+
+
+def prepare(file_id: str, name: str, data, fit: str = "crop") -> Upload:
+    """Prepare one file; any problem with it becomes `error` (a sentence for the user)."""
+    try:
+        return Upload(file_id, name, prepared=prepare_image(data, fit=fit))
+    except ImageError as e:
+        return Upload(file_id, name, error=str(e))
+    except MemoryError:
+        return Upload(file_id, name, error="The image is too large to decode on this server.")
+    except Exception:  # a bug or a Pillow surprise: the page must still show the other files
+        log.exception("unexpected error while preparing upload %r", name)
+        return Upload(file_id, name, error="The image could not be read (unexpected error).")
+
+
+class UploadCache:
+    """Prepared uploads by (file id, fit), so reruns and training ticks never decode a photo twice."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], Upload] = OrderedDict()
+
+    def get(self, file_id: str, name: str, data, fit: str = "crop") -> Upload:
+        if fit not in FITS:
+            raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+        key = (file_id, fit)
+        upload = self._items.get(key)
+        if upload is None:
+            upload = prepare(file_id, name, data() if callable(data) else data, fit)
+            self._items[key] = upload
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(key)
+        return upload
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def display_width(size: tuple[int, int], box: int) -> int:
+    """The width that fits a photo of `size` (w, h) into a box x box square (small photos are enlarged)."""
+    width, height = size
+    return max(1, round(box * min(1.0, width / height))) if width > 0 and height > 0 else box
+
+
+@dataclass(frozen=True)
+class Prediction:
+    p_cat: float
+
+    @property
+    def label(self) -> int:
+        return int(self.p_cat > 0.5)
+
+    def mp(self, classes=CLASSES) -> str:
+        """'MP: cat' or 'MP: non-cat'."""
+        return mp(self.label, classes)
+
+    @property
+    def p_text(self) -> str:
+        return f"P(cat) = {self.p_cat:.2f}" if 0.005 <= self.p_cat <= 0.995 else (
+            "P(cat) > 0.99" if self.p_cat > 0.5 else "P(cat) < 0.01")
+
+
+def classify(predict_proba, uploads: list[Upload]) -> list[Prediction | None]:
+    """One batched forward pass for the uploads that were prepared; None for the ones that failed."""
+    good = [u for u in uploads if u.ok]
+    if not good:
+        return [None] * len(uploads)
+    p = np.asarray(predict_proba(np.concatenate([u.prepared.x for u in good]))).reshape(-1)
+    found = iter(Prediction(float(v)) for v in p)
+    return [next(found) if u.ok else None for u in uploads]

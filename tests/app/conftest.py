@@ -1,0 +1,49 @@
+"""Fixtures for the AppTest tests: the page started in-process, with the data set and the weights either
+present or made missing through the env vars the page reads (CATVNONCAT_DATA_DIR, MICROGRAD_WEIGHTS)."""
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from model.session import DATA_ENV, WEIGHTS_ENV
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+APP = REPO_ROOT / "app.py"
+TIMEOUT = 60  # seconds per script run: generous, the CI machine may be busy
+
+
+@pytest.fixture(scope="session")
+def weights_path() -> Path:
+    """The shipped pretrained weights (skipped on a developer machine without them, failed in CI)."""
+    path = REPO_ROOT / "weights" / "cat_mlp.npz"
+    if not path.is_file():
+        msg = f"{path} is missing; run `make weights`"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture
+def start_app(monkeypatch, data_dir, weights_path):
+    """start_app(data_dir=..., weights=...) -> an AppTest that has run once.
+
+    By default the page gets the real data set and weights; pass a path that does not exist (or a
+    corrupt file) to simulate a checkout without them.
+    """
+
+    def start(data=data_dir, weights=weights_path) -> AppTest:
+        monkeypatch.setenv(DATA_ENV, str(data))
+        monkeypatch.setenv(WEIGHTS_ENV, str(weights))
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.run()
+        return at
+
+    return start
+
+
+@pytest.fixture
+def app(start_app) -> AppTest:
+    """The page with the data set and the pretrained weights, after its first run."""
+    return start_app()

@@ -1,0 +1,110 @@
+"""model.gallery: TL/MP captions, mistake flags, summaries, grid tiles, and Markdown escaping."""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model import gallery as g
+
+
+def test_tlmp_captions_read_like_the_original_figure():
+    assert g.tlmp(1, 0) == "TL: cat | MP: non-cat"
+    assert g.tlmp(0.0, 1.0) == "TL: non-cat | MP: cat"
+    assert g.tlmp(True, 1) == "TL: cat | MP: cat"
+    assert g.mp(0) == "MP: non-cat" and g.mp(1) == "MP: cat"
+    assert g.CAPTION_RE.fullmatch(g.tlmp(0, 0))
+
+
+def test_grid_items_flag_mistakes_and_filter():
+    labels = np.array([[1], [0], [1], [0]], dtype=float)
+    p_cat = np.array([[0.9], [0.2], [0.3], [0.51]])
+    items = g.grid_items(labels, p_cat)
+    assert [i.caption for i in items] == ["TL: cat | MP: cat", "TL: non-cat | MP: non-cat",
+                                          "TL: cat | MP: non-cat", "TL: non-cat | MP: cat"]
+    assert [i.correct for i in items] == [True, True, False, False]
+    assert items[0].markdown == "TL: cat | MP: cat"
+    assert items[2].markdown == ":red[**✗ TL: cat | MP: non-cat**]"
+    mistakes = g.grid_items(labels, p_cat, mistakes_only=True)
+    assert [i.index for i in mistakes] == [2, 3]
+    with pytest.raises(ValueError):
+        g.grid_items([1, 0], [0.5])
+
+
+def test_exactly_one_half_is_non_cat():
+    """The course predicts cat only for P(cat) > 0.5."""
+    assert g.grid_items([0], [0.5])[0].correct
+
+
+def test_summary():
+    s = g.summarize([1, 1, 0, 0, 1], [0.9, 0.1, 0.8, 0.2, 0.7])
+    assert (s.total, s.correct, s.missed_cats, s.false_cats, s.mistakes) == (5, 3, 1, 1, 2)
+    assert s.text == "3 of 5 correct (60%) · 1 cat missed, 1 non-cat taken for a cat"
+    assert g.summarize([1, 0], [0.9, 0.1]).text == "2 of 2 correct (100%)"
+    assert g.summarize([], []).text == "No images."
+    assert "2 cats missed" in g.summarize([1, 1], [0.1, 0.2]).text
+
+
+def test_tiles_are_upscaled_and_framed():
+    image = np.zeros((64, 64, 3), dtype=np.uint8)
+    image[0, 0] = (10, 20, 30)
+    plain, wrong = g.tile(image, mistake=False), g.tile(image, mistake=True)
+    height = 64 * g.TILE_SCALE + 2 * g.FRAME
+    assert plain.shape == wrong.shape == (height, g.TILE_WIDTH, 3)
+    left = (g.TILE_WIDTH - 64 * g.TILE_SCALE) // 2
+    top_left = plain[g.FRAME:g.FRAME + g.TILE_SCALE, left:left + g.TILE_SCALE]
+    assert (top_left == (10, 20, 30)).all()  # one pixel became a TILE_SCALE x TILE_SCALE block
+    assert tuple(wrong[0, left]) == g.MISTAKE_RGB and tuple(plain[0, left]) == g.BACKGROUND_RGB
+    assert tuple(wrong[0, 0]) == g.BACKGROUND_RGB  # the frame hugs the image, the canvas stays plain
+    assert np.array_equal(plain[g.FRAME:-g.FRAME, left:left + 128], wrong[g.FRAME:-g.FRAME, left:left + 128])
+
+
+def test_tile_cache_makes_each_png_once():
+    images = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    cache = g.TileCache(images)
+    png = cache.get(1, mistake=True)
+    assert cache.get(1, mistake=True) is png and cache.get(1, mistake=False) is not png
+    decoded = np.asarray(Image.open(io.BytesIO(png)))
+    assert np.array_equal(decoded, g.tile(images[1], mistake=True))
+
+
+MARKUP = [
+    "[x](javascript:alert(1)).png",
+    "<b>bold</b>.png",
+    "<img src=x onerror=alert(1)>.png",
+    "**strong** _em_ ~~strike~~ `code`.jpg",
+    ":red[alert] :material/home: :cat:.png",
+    "$\\frac{1}{2}$ and $$x$$.png",
+    "# heading.png",
+    "http://evil.example/x www.evil.example.png",
+    "a | b | c.png",
+    "line\nbreak\r\n.png",
+]
+
+
+@pytest.mark.parametrize("name", MARKUP)
+def test_escape_markdown_escapes_every_active_character(name):
+    escaped = g.escape_markdown(name)
+    assert "\n" not in escaped and "\r" not in escaped
+    # Every ASCII punctuation character is preceded by an (unescaped) backslash.
+    i = 0
+    while i < len(escaped):
+        c = escaped[i]
+        if c == "\\":
+            assert i + 1 < len(escaped) and not escaped[i + 1].isalnum(), escaped
+            i += 2
+            continue
+        assert c.isalnum() or c == " " or not c.isascii(), f"unescaped {c!r} in {escaped!r}"
+        i += 1
+    # Undoing the escapes gives the text back (line breaks as spaces).
+    assert re.sub(r"\\(.)", r"\1", escaped) == re.sub(r"[\r\n]+", " ", name)
+
+
+def test_escape_markdown_keep_code_keeps_our_code_spans():
+    text = "cat_mlp.npz does not exist (run `make weights` to train it)"
+    assert g.escape_markdown_keep_code(text) == (
+        "cat\\_mlp\\.npz does not exist \\(run `make weights` to train it\\)")
+    assert g.escape_markdown_keep_code("a `b") == "a \\`b"
