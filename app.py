@@ -8,6 +8,7 @@ handling live in model/session.py, model/gallery.py and model/uploads.py, which 
 import time
 
 import streamlit as st
+from streamlit.errors import StreamlitInvalidLayoutContextError
 
 from model import gallery, session as ms, uploads
 
@@ -105,8 +106,7 @@ with st.sidebar:
     right.button("Pause", key="pause", icon=":material/pause:", width="stretch",
                  on_click=lambda: training().pause(), disabled=not playing)
     left.button(f"Step {ms.STEP_EPOCHS}", key="step", icon=":material/skip_next:", width="stretch",
-                on_click=lambda: training().step(), disabled=not session.can_train,
-                help=f"Pause and train {ms.STEP_EPOCHS} epochs.")
+                on_click=lambda: training().step(), disabled=not session.can_train)
     right.button("Reset", key="reset", icon=":material/restart_alt:", width="stretch", on_click=restart,
                  disabled=not session.can_train, help="Back to the starting point chosen above.")
 
@@ -189,7 +189,8 @@ def your_photos() -> None:
         type=list(uploads.UPLOADER_TYPES), accept_multiple_files=True, key="upload")
     if not files:
         st.caption("The model sees a 64×64 square, like the training images: the centre of your photo "
-                   "(or the whole photo squashed). Cats filling the frame work best.")
+                   "(or the whole photo squashed). Cats filling the frame work best; it has only ever seen "
+                   "209 photos, so drawings or plain colours get a confident guess, not an answer.")
         return
     if run.start == ms.FRESH and run.epoch == 0:
         st.warning("The model is untrained (a fresh random initialization), so these predictions are "
@@ -217,7 +218,7 @@ def your_photos() -> None:
                      caption="what the model sees")
             with st.container(width="stretch"):
                 st.markdown(f"**{gallery.escape_markdown(item.name)}**")
-                st.subheader(prediction.mp(resources.classes))
+                st.subheader(prediction.mp(resources.classes), anchor=False)
                 st.progress(prediction.p_cat, text=prediction.p_text)
                 truth = st.segmented_control(
                     "True label", options=[1, 0], format_func=lambda c: resources.classes[c],
@@ -291,15 +292,20 @@ def train_and_show() -> None:
     with chart.container():
         show_loss_chart(run)
     drawn = time.monotonic()
-    for stopped in run.ticks():
-        if stopped:
-            st.rerun()  # playing stopped: redraw the controls and stop the timers
-        with board.container():
-            show_live_view(run)
-        if time.monotonic() - drawn >= CHART_REFRESH:
-            with chart.container():
-                show_loss_chart(run)
-            drawn = time.monotonic()
+    try:
+        for stopped in run.ticks():
+            if stopped:
+                st.rerun()  # playing stopped: redraw the controls and stop the timers
+            with board.container():
+                show_live_view(run)
+            if time.monotonic() - drawn >= CHART_REFRESH:
+                with chart.container():
+                    show_loss_chart(run)
+                drawn = time.monotonic()
+    except StreamlitInvalidLayoutContextError:
+        # A click (Pause, a slider) started a full rerun while this run was still training: the
+        # containers above belong to the page being replaced, and the rerun draws the new one.
+        return
 
 
 train_and_show()

@@ -1,0 +1,403 @@
+"""End-to-end fixtures: the real app under `streamlit run`, driven by Debian's Chromium through Playwright.
+
+* `app_url` (session): `python -m streamlit run app.py` from the repo root on a free port, its output in
+  tests/e2e/artifacts/streamlit.log; ready once /_stcore/health answers "ok"; stopped (its whole process
+  group) after the last test.
+* `browser` (session): /usr/bin/chromium launched by Playwright (Playwright's own browser downloads are
+  never used).
+* `app` (per test): a new browser context, so a new Streamlit session with its own model, on a
+  1400x900 viewport, with the page loaded; an `App` helper wraps the selectors the tests share.
+
+Without Chromium, Playwright, the data set or the weights these tests skip on a developer's machine but
+fail when env CI is set: CI must run them. `SCREENSHOTS=docs` (`make screenshots`) also copies the
+curated screenshots into docs/.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ARTIFACTS = HERE / "artifacts"  # server log, screenshots of failed tests (git-ignored)
+SCREENSHOTS = HERE / "screenshots"  # every screenshot the tests take (git-ignored)
+SERVER_LOG = ARTIFACTS / "streamlit.log"
+WEIGHTS = REPO_ROOT / "weights" / "cat_mlp.npz"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+VIEWPORT = {"width": 1400, "height": 900}
+STARTUP_TIMEOUT = 60.0  # s for the server to answer /_stcore/health
+STOP_TIMEOUT = 10.0  # s for the server to exit after SIGTERM before it is killed
+TIMEOUT_MS = 20_000  # default bound for every Playwright wait and action
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # reported by the `browser` fixture: a skip locally, a failure in CI
+    expect = sync_playwright = None
+
+
+def require(ok: bool, why: str) -> None:
+    """Skip the test if `ok` is false, or fail it under CI, where a skipped e2e suite would hide a break."""
+    if ok:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI is set: the end-to-end tests must run)", pytrace=False)
+    pytest.skip(why)
+
+
+# --- the server -------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200 and response.read().strip() == b"ok"
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group, SIGKILL if it is still there after STOP_TIMEOUT."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_TIMEOUT)
+    except ProcessLookupError:
+        pass
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture(scope="session")
+def app_url(data_dir):
+    """The URL of `streamlit run app.py`, started from the repo root on a free port for this session."""
+    require(WEIGHTS.is_file(), f"{WEIGHTS} is missing; run `make weights`")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log_path = SERVER_LOG
+    env = dict(os.environ, CATVNONCAT_DATA_DIR=str(data_dir), MICROGRAD_WEIGHTS=str(WEIGHTS),
+               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    for attempt in range(3):  # another process may grab the free port before the server binds it
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                   "--server.port", str(port), "--server.address", "127.0.0.1",
+                   "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       start_new_session=True)  # its own process group
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline and process.poll() is None and not healthy(url):
+            time.sleep(0.2)
+        if process.poll() is None and healthy(url):
+            break
+        stop(process)
+        if "already in use" not in log_tail(log_path) or attempt == 2:
+            pytest.fail(f"streamlit did not become healthy at {url} within {STARTUP_TIMEOUT:.0f} s "
+                        f"(exit code {process.returncode}); {log_path}:\n{log_tail(log_path)}",
+                        pytrace=False)
+    try:
+        yield url
+    finally:
+        stop(process)
+
+
+# --- the browser -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    require(sync_playwright is not None, "the playwright package is not installed "
+                                         "(pip install -r requirements-dev.txt)")
+    require(CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK),
+            f"{CHROMIUM} is missing (apt-get install chromium)")
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so the `app` fixture knows whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def server_log_size() -> int:
+    try:
+        return SERVER_LOG.stat().st_size
+    except OSError:
+        return 0
+
+
+def server_errors_since(offset: int) -> str:
+    """What the server logged from `offset` on, if it holds a traceback (else "")."""
+    with open(SERVER_LOG, "rb") as log:
+        log.seek(offset)
+        text = log.read().decode(errors="replace")
+    return text if "Traceback" in text else ""
+
+
+class App:
+    """The page of one browser session, with the selectors the tests rely on in one place.
+
+    Streamlit gives each keyed widget's container the class `st-key-<key>`; everything else is found by
+    Streamlit's `data-testid` attributes or by ARIA role and visible text.
+    """
+
+    # Any exception box Streamlit ever shows, even one replaced a moment later by the next rerun.
+    WATCH_EXCEPTIONS_JS = """
+        window.__stExceptions = [];
+        new MutationObserver(() => {
+            for (const box of document.querySelectorAll('[data-testid="stException"]')) {
+                if (!box.__seen) { box.__seen = true; window.__stExceptions.push(box.innerText); }
+            }
+        }).observe(document, {childList: true, subtree: true});
+    """
+
+    def __init__(self, page, url: str):
+        self.page = page
+        self.url = url
+        self.log_offset = server_log_size()  # the server log from here on belongs to this session
+        page.add_init_script(self.WATCH_EXCEPTIONS_JS)
+        self.page_errors: list[str] = []  # uncaught JavaScript exceptions
+        self.dialogs: list[str] = []  # alert()/confirm() a hostile file name might have opened
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    # ------------------------------------------------------------------ locators
+    def widget(self, key: str):
+        return self.page.locator(f".st-key-{key}")
+
+    def button(self, key: str):
+        # By role: Streamlit also renders a hidden copy of a button that has a tooltip.
+        return self.widget(key).get_by_role("button")
+
+    def metric(self, label: str):
+        return self.page.get_by_test_id("stMetric").filter(
+            has=self.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+
+    def metric_value(self, label: str) -> str:
+        return self.metric(label).get_by_test_id("stMetricValue").inner_text().strip()
+
+    @property
+    def exceptions(self):
+        return self.page.get_by_test_id("stException")
+
+    @property
+    def chart(self):
+        return self.page.get_by_test_id("stVegaLiteChart")
+
+    @property
+    def status(self):
+        """The progress bar's text under the metrics: 'Ready: …', 'Training… epoch 83 of 200', …"""
+        return self.page.get_by_test_id("stProgress").first
+
+    # ------------------------------------------------------------------ reading
+    # Both run in the page: the epoch metric's value and a fingerprint of the loss chart's lines (the
+    # chart is an SVG from Vega; its line paths change whenever the curves do).
+    EPOCH_JS = """() => {
+        const metric = [...document.querySelectorAll('[data-testid="stMetric"]')].find(m =>
+            m.querySelector('[data-testid="stMetricLabel"]')?.innerText.trim() === 'Epoch');
+        const value = metric?.querySelector('[data-testid="stMetricValue"]')?.innerText ?? '';
+        const digits = value.replace(/[^0-9]/g, '');
+        return digits ? parseInt(digits, 10) : null;
+    }"""
+    CHART_JS = """() => [...document.querySelectorAll(
+        '[data-testid="stVegaLiteChart"] svg g.mark-line path')].map(p => p.getAttribute('d')).join('|')"""
+
+    def epoch(self) -> int:
+        value = self.page.evaluate(self.EPOCH_JS)
+        assert value is not None, "no Epoch metric on the page"
+        return value
+
+    def chart_lines(self) -> str:
+        return self.page.evaluate(self.CHART_JS)
+
+    def wait_for_epoch_above(self, epoch: int, timeout: float = TIMEOUT_MS) -> int:
+        """Wait until the Epoch metric shows more than `epoch`; return the epoch shown then."""
+        self.page.wait_for_function(
+            f"n => {{ const e = ({self.EPOCH_JS})(); return e !== null && e > n; }}", arg=epoch,
+            timeout=timeout)
+        return self.epoch()
+
+    def wait_for_chart_change(self, lines: str, timeout: float = TIMEOUT_MS) -> str:
+        """Wait until the loss chart's lines differ from `lines` (it redraws less often than the metrics)."""
+        self.page.wait_for_function(f"s => ({self.CHART_JS})() !== s", arg=lines, timeout=timeout)
+        return self.chart_lines()
+
+    def wait_until_still(self, quiet_ms: int = 600, timeout: float = TIMEOUT_MS) -> tuple[int, str]:
+        """Wait until neither the epoch nor the chart has changed for `quiet_ms` (the browser draws
+        the chart a moment after the data arrives); return (epoch, chart lines) then."""
+        deadline = time.monotonic() + timeout / 1000
+        state, since = (self.epoch(), self.chart_lines()), time.monotonic()
+        while time.monotonic() - since < quiet_ms / 1000:
+            assert time.monotonic() < deadline, f"the page kept changing for {timeout / 1000:.0f} s"
+            self.page.wait_for_timeout(100)
+            now = (self.epoch(), self.chart_lines())
+            if now != state:
+                state, since = now, time.monotonic()
+        return state
+
+    # ------------------------------------------------------------------ acting
+    def load(self) -> None:
+        self.page.goto(self.url)
+        self.wait_until_ready()
+
+    def wait_until_ready(self) -> None:
+        expect(self.page.get_by_role("heading", name="Cat or not?", level=1)).to_be_visible()
+        expect(self.page.get_by_test_id("stMetric")).to_have_count(5)
+        expect(self.chart.locator("svg g.mark-line path").first).to_be_attached()
+        expect(self.widget("upload").locator("input[type=file]")).to_be_attached()
+
+    def click(self, key: str) -> None:
+        """Click a keyed button like a user, after moving the mouse off any tooltip: a tooltip left
+        open by the last hover (Step's sits right over Play) would otherwise take the click."""
+        self.page.mouse.move(VIEWPORT["width"] // 2, 5)
+        expect(self.page.get_by_test_id("stTooltipContent")).to_have_count(0)
+        button = self.button(key)
+        expect(button).to_be_enabled()
+        button.click()
+
+    def scroll_to_heading(self, name: str) -> None:
+        """Scroll the page (Streamlit's main container) so that heading `name` is at the top."""
+        heading = self.page.get_by_role("heading", name=name)
+        heading.evaluate("h => h.scrollIntoView({block: 'start', behavior: 'instant'})")
+        self.page.mouse.move(VIEWPORT["width"] // 2, 5)
+
+    def assert_healthy(self) -> None:
+        """No Python exception box on the page (now or at any time before), no JavaScript error, and
+        no traceback in the server log: an exception in a fragment may never reach the page."""
+        expect(self.exceptions).to_have_count(0)
+        assert self.page.evaluate("window.__stExceptions") == []
+        assert not self.page_errors, self.page_errors
+        logged = server_errors_since(self.log_offset)
+        assert not logged, f"the app raised on the server ({SERVER_LOG}):\n{logged[-3000:]}"
+
+
+@pytest.fixture
+def app(browser, app_url, request):
+    """A fresh browser session (so a fresh Streamlit session and model) on the loaded page.
+
+    Errors the test if the server logged a traceback during it that the test did not already report
+    (tests call `app.assert_healthy()`). A test that fails leaves a screenshot in artifacts/.
+    """
+    failure_shot = ARTIFACTS / f"failed-{request.node.name}.png"
+    failure_shot.unlink(missing_ok=True)
+    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    context.set_default_timeout(TIMEOUT_MS)
+    failed, session = True, None
+    try:
+        session = App(context.new_page(), app_url)
+        session.load()
+        yield session
+        report = getattr(request.node, "report_call", None)
+        failed = report is None or report.failed
+    finally:
+        if failed and session is not None:
+            try:
+                session.page.screenshot(path=str(failure_shot))
+            except Exception as e:  # the page may be gone; the test's own error matters more
+                print(f"could not save a failure screenshot: {e}")
+        context.close()
+    logged = server_errors_since(session.log_offset)
+    if logged and not failed:
+        pytest.fail(f"the app raised on the server during this test ({SERVER_LOG}):\n{logged[-3000:]}",
+                    pytrace=False)
+
+
+# --- screenshots -------------------------------------------------------------------------------------
+
+MAX_DOC_BYTES = 400_000  # docs/*.png are committed: keep each one small
+IMAGES_IN_VIEW_LOADED_JS = """() => [...document.images].every(img => {
+    const box = img.getBoundingClientRect();
+    const inView = box.bottom > 0 && box.top < window.innerHeight && box.width > 0;
+    return !inView || (img.complete && img.naturalWidth > 0);
+})"""
+
+
+@pytest.fixture
+def screenshot():
+    """screenshot(page_or_locator, name, docs=False): save tests/e2e/screenshots/<name>.png; with env
+    SCREENSHOTS set (e.g. `docs`, relative to the repo root) and docs=True, also <SCREENSHOTS>/<name>.png.
+    """
+    target = os.environ.get("SCREENSHOTS")
+
+    def take(subject, name: str, docs: bool = False) -> Path:
+        page = getattr(subject, "page", subject)  # a Locator knows its page
+        page.wait_for_function(IMAGES_IN_VIEW_LOADED_JS, timeout=TIMEOUT_MS)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        subject.screenshot(path=str(path), animations="disabled", caret="hide")
+        shrink(path)
+        if docs and target:
+            folder = Path(target) if Path(target).is_absolute() else REPO_ROOT / target
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, folder / path.name)
+        return path
+
+    return take
+
+
+def shrink(path: Path) -> None:
+    """Re-encode a screenshot as an optimized PNG; if it is still over MAX_DOC_BYTES (photos compress
+    badly), with 256 colours: the UI's most common colours exactly, the rest (the photos) chosen by
+    median cut and dithered. It looks the same at half the bytes."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+    image.save(path, optimize=True)
+    if path.stat().st_size <= MAX_DOC_BYTES:
+        return
+    flat = [color for _, color in sorted(image.getcolors(image.width * image.height), reverse=True)[:32]]
+    rest = 256 - len(flat)
+    photos = image.quantize(colors=rest, method=Image.Quantize.MEDIANCUT).getpalette()[:3 * rest]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette([v for color in flat for v in color] + photos)
+    indexed = np.array(image.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG))
+    # Pillow matches colours to a palette approximately (white may come out 253): put the UI's own back.
+    rgb = np.asarray(image, dtype=np.int32)
+    packed = rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
+    for index, (r, g, b) in enumerate(flat):
+        indexed[packed == (r << 16 | g << 8 | b)] = index
+    out = Image.fromarray(indexed.astype(np.uint8))  # mode "L"; a palette makes it "P"
+    out.putpalette(palette.getpalette())
+    out.save(path, optimize=True)
