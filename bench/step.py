@@ -1,0 +1,184 @@
+"""Section `step`: one full-batch training step, engine (two ways) and PyTorch against hand-written NumPy.
+
+Every contender starts from the reference init (`cat_mlp(seed=1)`) and trains its own copy of the
+weights with SGD at lr 0.0075 on the 209 training images, so all of them do the same arithmetic on
+arrays of the same sizes. Before timing, a separate set of copies runs N identical steps and we check
+that every contender ends with the hand-written weights: a fast step that computes something else
+would be no result at all.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bench import handwritten as hw
+from bench.timing import side_by_side
+from engine import Value
+from model.nn import cat_mlp
+from model.trainer import Trainer
+
+LR = 0.0075
+CHUNK = 10  # Trainer records history every 10 epochs (eval_every), so we time it 10 epochs at a time
+RTOL = {"float64": 1e-10, "float32": 1e-4}
+TARGETS = {"engine primitives": 1.10, "Trainer.run(10)": 1.05}
+
+
+# ---------------------------------------------------------------- the contenders
+
+def engine_step(params, x: Value, Y: np.ndarray, lr: float) -> float:
+    """The training step written with the engine's primitive ops only: what a user of `Value` writes."""
+    a = x
+    for i, (W, b) in enumerate(params):
+        z = a @ W.T + b
+        a = z.relu() if i < len(params) - 1 else z.sigmoid()
+    cost = -(Y * a.log() + (1 - Y) * (1 - a).log()).mean()
+    for W, b in params:
+        W.grad = b.grad = None  # read as zeros; backward assigns instead of adding
+    cost.backward()
+    for W, b in params:
+        W.data -= lr * W.grad
+        b.data -= lr * b.grad
+    return cost.item()
+
+
+def torch_contender(state, X, Y, lr):
+    """The same step in PyTorch (CPU, its default threads), written idiomatically; None without torch."""
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return None
+    params = [tuple(torch.tensor(a, requires_grad=True) for a in Wb) for Wb in hw.params_from_state(state, X.dtype)]
+    x, y = torch.from_numpy(np.array(X)), torch.from_numpy(np.array(Y))  # writable copies
+
+    def step():
+        a = x
+        for i, (W, b) in enumerate(params):
+            z = F.linear(a, W, b)
+            a = z.relu() if i < len(params) - 1 else z.sigmoid()
+        cost = F.binary_cross_entropy(a, y)
+        for W, b in params:
+            W.grad = b.grad = None
+        cost.backward()
+        with torch.no_grad():
+            for W, b in params:
+                W -= lr * W.grad
+                b -= lr * b.grad
+        return cost.item()
+
+    return step, lambda: [(W.detach().numpy(), b.detach().numpy()) for W, b in params]
+
+
+def contenders(data, dtype, eval_every: int = CHUNK) -> tuple[dict, Trainer]:
+    """({name: (step, weights)}, the Trainer): each contender has its own copy of the reference init.
+
+    `step()` runs one training step; `weights()` returns [(W, b), ...] as arrays.
+    """
+    X, Y = (np.asarray(a, dtype=dtype) for a in (data.x_train, data.y_train))
+    state = cat_mlp(seed=1).state_dict()
+
+    hand = hw.params_from_state(state, dtype)
+    engine = [(Value(W), Value(b)) for W, b in hw.params_from_state(state, dtype)]
+    x = Value(X, requires_grad=False)
+    trainer = Trainer(cat_mlp(seed=1), data, lr=LR, dtype=dtype, eval_every=eval_every)
+
+    def weights_of(model):
+        return lambda: [(layer.weight.data, layer.bias.data) for layer in model.layers if hasattr(layer, "weight")]
+
+    out = {
+        "hand-written NumPy": (lambda: hw.step(hand, X, Y, LR), lambda: hand),
+        "engine primitives": (lambda: engine_step(engine, x, Y, LR), lambda: [(W.data, b.data) for W, b in engine]),
+        "Trainer": (trainer._step, weights_of(trainer.model)),
+    }
+    torch_step = torch_contender(state, X, Y, LR)
+    if torch_step is not None:
+        out["PyTorch"] = torch_step
+    return out, trainer
+
+
+# ---------------------------------------------------------------- the checks and the timing
+
+def scaled_diff(a: np.ndarray, ref: np.ndarray) -> float:
+    """max |a - ref| / max |ref|: the error relative to the array's own scale.
+
+    Element-wise relative error is meaningless for weights that happen to sit near zero (a float32
+    weight of 4e-8 differs by 90% after one rounding of its 0.01-sized neighbours).
+    """
+    return float(np.max(np.abs(a - ref)) / max(np.max(np.abs(ref)), np.finfo(ref.dtype).tiny))
+
+
+def weight_check(data, dtype, steps: int) -> dict:
+    """Run `steps` identical steps with every contender from the same init; compare with hand-written."""
+    rtol = RTOL[np.dtype(dtype).name]
+    runs, trainer = contenders(data, dtype)
+    for name, (step, _) in runs.items():
+        if name == "Trainer":
+            trainer.run(epochs=steps)  # what training really calls, history recording included
+        else:
+            for _ in range(steps):
+                step()
+    reference = runs["hand-written NumPy"][1]()
+    check = {}
+    for name, (_, weights) in list(runs.items())[1:]:
+        ours = weights()
+        diff = max(scaled_diff(a, r) for pair, ref in zip(ours, reference) for a, r in zip(pair, ref))
+        # allclose with atol = rtol * the array's largest entry, so near-zero entries are judged at its scale
+        ok = all(np.allclose(a, r, rtol=rtol, atol=rtol * np.max(np.abs(r)))
+                 for pair, ref in zip(ours, reference) for a, r in zip(pair, ref))
+        check[name] = {"steps": steps, "rtol": rtol, "max_scaled_diff": diff, "ok": bool(ok)}
+    return check
+
+
+def run(data, dtypes=("float64", "float32"), reps: int = 100, warmup: int = 5, check_steps: int = 20) -> dict:
+    """Per dtype: the weight check, one-step timings, and Trainer.run(10) against 10 hand steps."""
+    results = {}
+    for dtype_name in dtypes:
+        dtype = np.dtype(dtype_name).type
+        check = weight_check(data, dtype, check_steps)
+
+        # One step each. The Trainer here never records history (eval_every huge), so this row is its
+        # bare `_step`; the recording cost is in the 10-epoch comparison below.
+        runs, _ = contenders(data, dtype, eval_every=10**9)
+        steps = {name + ("._step" if name == "Trainer" else ""): step for name, (step, _) in runs.items()}
+        torch_step = steps.pop("PyTorch", None)
+        one = side_by_side(steps, reps=reps, warmup=warmup)
+
+        # PyTorch against hand-written in blocks of 10 steps: after each call, PyTorch's OpenMP threads and
+        # OpenBLAS's threads keep spinning for a while, and on 2 cores one library's spinning slows the
+        # other's next call (by up to 2x when they alternate call by call). Blocks pay that once per 10.
+        torch = None if torch_step is None else side_by_side(
+            {"hand-written NumPy (PyTorch pairing)": steps["hand-written NumPy"], "PyTorch": torch_step},
+            reps=max(3, reps // 5), warmup=max(1, warmup // 2), number=CHUNK)
+
+        # Ten epochs each, as Trainer.run(epochs=10) does them: history recording every 10th epoch
+        # (train accuracy, a no-graph pass over the test set) and the end-of-chunk evaluation included.
+        runs, trainer = contenders(data, dtype)
+        hand = runs["hand-written NumPy"][0]
+
+        def ten_hand_steps():
+            for _ in range(CHUNK):
+                hand()
+
+        chunk = side_by_side({"hand-written NumPy, 10 steps": ten_hand_steps,
+                              "Trainer.run(10)": lambda: trainer.run(epochs=CHUNK)},
+                             reps=max(3, reps // CHUNK), warmup=max(1, warmup // 2))
+        for r in chunk.values():  # report per epoch, like the single steps
+            r["median_ms"] /= CHUNK
+            r["times_ms"] = [t / CHUNK for t in r["times_ms"]]
+            r["page_faults"] /= CHUNK
+        results[dtype_name] = {"one_step": one, "pytorch": torch, "ten_epochs": chunk, "weight_check": check}
+    return results
+
+
+def rows(results: dict) -> list[dict]:
+    """Table rows: one per contender and dtype (times per epoch, ratios against hand-written)."""
+    return [{"section": "step", "dtype": dtype, "name": name, "median_ms": t["median_ms"], "ratio": t["ratio"],
+             "iqr": t["ratio_iqr"], "faults": t["page_faults"], "target": TARGETS.get(name)}
+            for dtype, r in results.items() for group in ("one_step", "pytorch", "ten_epochs")
+            for name, t in (r[group] or {}).items()]
+
+
+def notes(results: dict) -> list[str]:
+    """The weight check, one line per contender and dtype."""
+    return [f"step {dtype}: {name} weights {'match' if c['ok'] else 'DIFFER FROM'} hand-written after "
+            f"{c['steps']} steps (max |diff| / max |w| {c['max_scaled_diff']:.1e}, rtol {c['rtol']:g})"
+            for dtype, r in results.items() for name, c in r["weight_check"].items()]
