@@ -3,10 +3,11 @@
 One step is: forward on the 209 training images (the last Sigmoid folded into a stable
 BCE-with-logits), `loss.backward()`, optimizer update. Every `eval_every` epochs the step also records
 a row of history (train loss from that very forward pass, test loss and both accuracies from a
-no-graph pass over the test set, which never touches the gradient).
+no-graph pass over the test set, which never touches the gradient) and, if its loss is the lowest so
+far, keeps a copy of the weights. Rows come only from steps, so where chunks end changes nothing.
 
 A step whose forward pass shows that the previous update went wrong is not taken; the weights are
-rolled back to the best ones seen (lowest training loss) and the chunk stops. "Wrong" is any of:
+rolled back to the kept copy (the best recorded epoch) and the chunk stops. "Wrong" is any of:
 * the loss is infinite or NaN;
 * the loss grew more than tenfold over the best so far (the stable loss never overflows, so this is how
   a blow-up shows; the reference run itself has a harmless twofold spike near epoch 1418);
@@ -87,7 +88,7 @@ class Trainer:
         """Train until `epochs` more epochs are done or `seconds` have passed, whichever comes first.
 
         A diverged step (see the module docstring) stops the chunk and rolls the weights back to the best
-        ones (kept by a copy before each update that improves the loss: ~0.5% of a step).
+        recorded ones.
         """
         if epochs is None and seconds is None:
             raise ValueError("run() needs epochs=, seconds= or both")
@@ -98,9 +99,7 @@ class Trainer:
             problem = self._step()
             if problem:
                 message = self._roll_back(problem)
-                return ChunkResult(self.epoch - first, time.perf_counter() - start, diverged=True, message=message)
-        if self._due():
-            self._record(*self.evaluate_train())
+                return ChunkResult(self.epoch - first, time.perf_counter() - start, True, message)
         return ChunkResult(self.epoch - first, time.perf_counter() - start)
 
     def _step(self) -> str:
@@ -111,12 +110,13 @@ class Trainer:
         problem = self.diagnose(train_loss, z.data)
         if problem:
             return problem
-        if train_loss < self.best_loss:
-            self.best_loss, self.best_epoch = train_loss, self.epoch
-            for saved, p in zip(self._backup, self.optimizer.params):
-                np.copyto(saved, p.data)
-        if self._due():
-            self._record(train_loss, accuracy(z.data, self.y_train))
+        if self.epoch % self.eval_every == 0:
+            if train_loss < self.best_loss:
+                self.best_loss, self.best_epoch = train_loss, self.epoch
+                for saved, p in zip(self._backup, self.optimizer.params):
+                    np.copyto(saved, p.data)
+            if not self.history or self.history[-1].epoch != self.epoch:
+                self._record(train_loss, accuracy(z.data, self.y_train))
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
@@ -134,7 +134,7 @@ class Trainer:
         return ""
 
     def _roll_back(self, problem: str) -> str:
-        """Restore the best weights seen; the message for the user."""
+        """Restore the kept copy of the best recorded weights; the message for the user."""
         if not np.isfinite(self.best_loss):
             return f"Cannot train from these weights: {problem}."
         for saved, p in zip(self._backup, self.optimizer.params):
@@ -146,9 +146,6 @@ class Trainer:
                 f"The weights of epoch {self.epoch}, with the lowest loss so far ({self.best_loss:.4f}), "
                 "were kept; try a smaller learning rate.")
 
-    def _due(self) -> bool:
-        """Is a history row due for the current weights (and not written yet)?"""
-        return self.epoch % self.eval_every == 0 and (not self.history or self.history[-1].epoch != self.epoch)
 
     def _record(self, train_loss: float, train_acc: float) -> None:
         test_loss, test_acc = self.evaluate(self.x_test, self.y_test)
