@@ -2,8 +2,8 @@
 import json
 import math
 
-from bench import train
-from bench.__main__ import main
+from bench import app, train
+from bench.__main__ import main, verdict
 
 
 def finite_ratios(rows):
@@ -32,3 +32,12 @@ def test_quick_train_subprocesses(data_dir):
         assert math.isfinite(run["ratio"]) and math.isfinite(run["memory_ratio"]) and run["peak_mb"] > 0
         assert abs(run["cost_0"] - 0.771749) < 1e-6
     assert train.rows(results) and train.notes(results)
+
+
+def test_quick_app_drives_the_page_and_the_fragment_loop(data_dir):
+    results = app.run(None, reps=1, seconds=0.5, warmup=0)
+    rows = app.rows(results)
+    assert [row["name"] for row in rows] == list(app.NAMES)
+    assert all(math.isfinite(row["ratio"]) and row["ratio"] > 0 for row in rows)
+    assert verdict(rows[1]).startswith(">= 0.8x: ") and app.notes(results)
+    assert verdict({"ratio": 0.5, "target": 0.8, "target_kind": "min_ratio"}) == ">= 0.8x: MISSED"

@@ -1,0 +1,160 @@
+"""Section `app`: how fast the page trains while playing, against `Trainer.run` headless (target >= 0.8).
+
+Three contenders take turns in this process, repetition after repetition (rotating order). Each trains
+the course's fresh initialization (seed 1, SGD, lr 0.0075, float32 as the app trains) for `seconds` of
+wall time; we quote median epochs/s and the median of the paired ratios contender / headless.
+
+* headless: one `Trainer.run(seconds=...)`, nothing else: the ceiling.
+* fragment loop: exactly what app.py's training fragment does per timer run, without Streamlit:
+  `TrainingSession.ticks()`, `view()` after each tick, the loss chart every CHART_REFRESH s.
+* AppTest: the real app.py, Play pressed, then `at.run()` over and over. AppTest has no browser to
+  fire `run_every` timers and never does a fragment-only rerun: every `at.run()` reruns the *whole*
+  script (sidebar, explainer, uploads, TL/MP grid, then the training fragment, which trains ~TICK_BUDGET
+  s), and then parses the element tree; meanwhile the calling thread polls for the end of the run
+  every 1 ms, which slows the training itself on 2 cores. In the browser only the fragments rerun
+  (unpolled), so this row overstates the overhead, while the fragment loop understates it (it builds
+  and sends no elements): the real page lies between the two. The browser's own rendering happens on
+  the visitor's machine and is in neither.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+CHART_REFRESH = 0.4  # app.py's CHART_REFRESH: seconds between loss-chart redraws while training
+TARGET = 0.8  # app epochs/s over headless epochs/s, at least
+NAMES = ("Trainer.run headless", "fragment loop (no Streamlit)", "app.py via AppTest (full reruns)")
+
+
+def headless(resources, seconds: float) -> dict:
+    from model import session as ms
+    from model.nn import cat_mlp
+    from model.trainer import Trainer
+
+    trainer = Trainer(cat_mlp(seed=ms.SEED), resources.train_data, lr=ms.DEFAULT_LR, dtype=ms.TRAIN_DTYPE,
+                      eval_every=ms.EVAL_EVERY)
+    start = time.perf_counter()
+    trainer.run(seconds=seconds)
+    return {"epochs": trainer.epoch, "seconds": time.perf_counter() - start}
+
+
+def _chart(run) -> None:
+    """What app.py's show_loss_chart computes (the Vega-Lite data and spec, the caption)."""
+    from model import session as ms
+
+    ms.loss_chart(run.view().chart, run.target)
+    run.describe_start()
+
+
+def fragment_loop(resources, seconds: float) -> dict:
+    """app.py's train_and_show(), one pass of the while loop per fragment run, minus the st.* calls."""
+    from model import session as ms
+
+    run = ms.TrainingSession(resources, start=ms.FRESH, target=ms.MAX_EPOCHS)
+    start = time.perf_counter()
+    run.play()
+    runs = 0
+    while time.perf_counter() - start < seconds:
+        runs += 1
+        run.view()  # the live view and the chart, drawn before training
+        _chart(run)
+        drawn = time.monotonic()
+        for stopped in run.ticks():
+            if stopped:
+                raise RuntimeError(f"training stopped: {run.warning or 'target reached'}")
+            run.view()
+            if time.monotonic() - drawn >= CHART_REFRESH:
+                _chart(run)
+                drawn = time.monotonic()
+    return {"epochs": run.epoch, "seconds": time.perf_counter() - start, "runs": runs}
+
+
+def apptest(seconds: float) -> dict:
+    """Fresh init, target 20,000 epochs, Play, then full reruns until `seconds` have passed; the
+    clock starts at the Play click (itself a full rerun in the browser too). Afterwards, paused, the
+    cost of one full rerun without training (what each `at.run()` adds to a fragment run)."""
+    from streamlit.testing.v1 import AppTest
+
+    from model import session as ms
+
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    if at.session_state["start"] != ms.FRESH:
+        at.segmented_control(key="start").set_value(ms.FRESH)
+    at.number_input(key="epochs").set_value(ms.MAX_EPOCHS).run()
+    run = at.session_state["training"]
+    if at.exception or run.start != ms.FRESH or run.epoch != 0:
+        raise RuntimeError(f"the page did not start a fresh run: {[e.value for e in at.exception]}")
+
+    start = time.perf_counter()
+    at.button(key="play").click().run()
+    runs = 1
+    while time.perf_counter() - start < seconds:
+        at.run()
+        runs += 1
+    elapsed = time.perf_counter() - start
+    run = at.session_state["training"]
+    epochs = run.epoch
+    if at.exception or not run.playing:
+        raise RuntimeError(f"the page stopped playing: {run.warning or [e.value for e in at.exception]}")
+
+    at.button(key="pause").click().run()
+    rerun = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        at.run()
+        rerun.append(time.perf_counter() - t0)
+    return {"epochs": epochs, "seconds": elapsed, "runs": runs, "paused_rerun_ms": 1e3 * float(np.median(rerun))}
+
+
+def run(data, reps: int = 5, seconds: float = 3.0, warmup: int = 1) -> dict:
+    """Alternate the three contenders `warmup + reps` times; `data` is unused (the page loads its own)."""
+    from model import session as ms
+
+    resources = ms.load_resources()  # the same float32 arrays the page trains on
+    contenders = dict(zip(NAMES, (lambda: headless(resources, seconds), lambda: fragment_loop(resources, seconds),
+                                  lambda: apptest(seconds))))
+    measured = {name: [] for name in NAMES}
+    for rep in range(warmup + reps):
+        order = NAMES[rep % 3:] + NAMES[:rep % 3]
+        for name in order:
+            m = contenders[name]()
+            m["epochs_per_s"] = m["epochs"] / m["seconds"]
+            if rep >= warmup:
+                measured[name].append(m)
+    base = np.array([m["epochs_per_s"] for m in measured[NAMES[0]]])
+    results = {"seconds": seconds, "reps": reps}
+    for name in NAMES:
+        rates = np.array([m["epochs_per_s"] for m in measured[name]])
+        ratios = rates / base
+        results[name] = {"epochs_per_s": float(np.median(rates)), "ratio": float(np.median(ratios)),
+                         "ratio_iqr": [float(q) for q in np.percentile(ratios, [25, 75])],
+                         "measurements": measured[name]}
+    return results
+
+
+def rows(results: dict) -> list[dict]:
+    out = []
+    for i, name in enumerate(NAMES):
+        r = results[name]
+        row = {"section": "app", "dtype": "float32", "name": name, "value": f"{r['epochs_per_s']:,.0f} epochs/s",
+               "ratio": r["ratio"], "iqr": r["ratio_iqr"]}
+        if i:
+            row.update(target=TARGET, target_kind="min_ratio")
+        out.append(row)
+    return out
+
+
+def notes(results: dict) -> list[str]:
+    at = results[NAMES[2]]["measurements"]
+    per_run = np.median([m["seconds"] / m["runs"] for m in at])
+    rerun = np.median([m["paused_rerun_ms"] for m in at])
+    return [f"app: epochs/s over {results['seconds']:g} s of wall time per contender, median of {results['reps']} "
+            "rotations; ratio = contender / headless of the same rotation (higher is better).",
+            f"app: AppTest reruns the whole script on every at.run() (no fragment-only reruns, no run_every "
+            f"timers): {per_run:.2f} s per run, of which a full rerun without training (paused) costs "
+            f"{rerun:.0f} ms, and AppTest polls for the end of each run every 1 ms, slowing the training. The browser "
+            "reruns only the fragments, unpolled, so the real page lies between the AppTest and fragment-loop rows; "
+            "browser rendering is on the visitor's machine and in neither."]
