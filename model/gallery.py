@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from model.nn import is_cat
+
 CLASSES = ("non-cat", "cat")
 TILE_SCALE = 2  # 64 px images are shown at 128 px, every pixel a crisp 2x2 block
 FRAME = 4  # px of frame around each tile: red for a mistake, none (background) otherwise
@@ -53,7 +55,7 @@ def grid_items(labels, p_cat, mistakes_only: bool = False, classes=CLASSES) -> l
     p_cat = np.asarray(p_cat, dtype=float).reshape(-1)
     if labels.shape != p_cat.shape:
         raise ValueError(f"grid_items: {labels.shape[0]} labels but {p_cat.shape[0]} predictions")
-    predicted = (p_cat > 0.5).astype(float)
+    predicted = is_cat(p_cat).astype(float)
     items = [
         GridItem(i, tlmp(t, m, classes), bool(t == m), float(p))
         for i, (t, m, p) in enumerate(zip(labels, predicted, p_cat))
@@ -90,7 +92,7 @@ class Summary:
 
 def summarize(labels, p_cat) -> Summary:
     labels = np.asarray(labels, dtype=float).reshape(-1) > 0.5
-    predicted = np.asarray(p_cat, dtype=float).reshape(-1) > 0.5
+    predicted = is_cat(np.asarray(p_cat, dtype=float).reshape(-1))
     return Summary(
         total=int(labels.size),
         correct=int(np.sum(labels == predicted)),

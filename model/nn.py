@@ -151,6 +151,11 @@ def predict_proba(model: Module, x) -> np.ndarray:
         return model(x).data
 
 
+def is_cat(p_cat):
+    """The decision rule, kept in this one place: P(cat) > 0.5, as the course decides."""
+    return np.asarray(p_cat) > 0.5
+
+
 def predict(model: Module, x) -> np.ndarray:
-    """Labels (1 = cat) for each row of x, shape (m, 1): P(cat) > 0.5, as the course decides."""
-    return (predict_proba(model, x) > 0.5).astype(float)
+    """Labels (1.0 = cat) for each row of x, shape (m, 1)."""
+    return is_cat(predict_proba(model, x)).astype(float)

@@ -23,7 +23,7 @@ import numpy as np
 
 from engine import Value, no_grad
 from model.losses import bce_with_logits
-from model.nn import Sequential, Sigmoid
+from model.nn import Sequential, Sigmoid, is_cat
 from model.optim import SGD, Adam
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
@@ -49,10 +49,10 @@ class ChunkResult:
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Share of rows where P(cat) = sigmoid(logit) > 0.5 agrees with the 0/1 label."""
+    """Share of rows where the prediction from P(cat) = sigmoid(logit) agrees with the 0/1 label."""
     with no_grad():
         p = Value(logits, requires_grad=False).sigmoid().data
-    return float(np.mean((p > 0.5) == (labels > 0.5)))
+    return float(np.mean(is_cat(p) == (labels > 0.5)))
 
 
 class Trainer:

@@ -13,6 +13,7 @@ import numpy as np
 
 from model.gallery import CLASSES, escape_markdown, mp
 from model.images import FITS, ImageError, PreparedImage, prepare_image
+from model.nn import is_cat
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class Prediction:
 
     @property
     def label(self) -> int:
-        return int(self.p_cat > 0.5)
+        return int(is_cat(self.p_cat))
 
     def mp(self, classes=CLASSES) -> str:
         """'MP: cat' or 'MP: non-cat'."""
