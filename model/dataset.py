@@ -7,7 +7,8 @@ is truncated, swapped or tampered with must fail loudly here instead of training
     python -m model.dataset            # = make data: put both files in data/ (copy or download)
     python -m model.dataset --check    # only verify what is in data/
 
-Imports numpy, h5py and the standard library only; no pickle (the labels are plain HDF5 datasets).
+No pickle: the labels are plain HDF5 datasets. The pixel layout of x is `model.images.to_input`, the
+one place that defines it for the data set and for uploads alike.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Iterable, Sequence
 
 import h5py
 import numpy as np
+
+from model.images import to_input
 
 __all__ = [
     "CatVNonCat",
@@ -158,7 +161,7 @@ def load_catvnoncat(data_dir: str | os.PathLike | None = None) -> CatVNonCat:
     images_test, labels_test, _ = _read_split(paths[TEST_FILE], "test")
 
     def xy(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = images.reshape(images.shape[0], -1) / 255.0  # row-major: pixel by pixel, channel fastest
+        x = to_input(images)
         y = labels.reshape(-1, 1).astype(np.float64)
         return _frozen(x), _frozen(y)
 
