@@ -184,17 +184,18 @@ class Value:
             raise ValueError(f"matmul: {a.shape} @ {b.shape}")
         # View 1-D operands as a row (left) or column (right) so one pair of formulas covers all cases.
         a2, b2 = a.reshape(-1, a.shape[-1]), b.reshape(b.shape[0], -1)
+        out2 = (a2.shape[0], b2.shape[1])
         # For `x @ W.T` (b2 a transposed view of W) compute b's gradient as (g.T @ a).T: then W's
         # gradient comes out laid out like W, and the optimizer's `W -= lr * grad` does not stride.
         b_transposed = b2.flags.f_contiguous and not b2.flags.c_contiguous
 
         def vjp_b(g):
-            g2 = g.reshape(a2.shape[0], b2.shape[1])
+            g2 = g.reshape(out2)
             return ((g2.T @ a2).T if b_transposed else a2.T @ g2).reshape(b.shape)
 
         return Value.from_op(
             "matmul", a @ b,
-            (self, lambda g: (g.reshape(a2.shape[0], b2.shape[1]) @ b2.T).reshape(a.shape)),
+            (self, lambda g: (g.reshape(out2) @ b2.T).reshape(a.shape)),
             (other, vjp_b),
         )
 

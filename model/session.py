@@ -30,7 +30,7 @@ from engine import no_grad
 from model.dataset import DatasetError, load_catvnoncat
 from model.losses import bce_with_logits
 from model.nn import Linear, Sequential, Sigmoid, cat_mlp
-from model.trainer import Record, Trainer, accuracy
+from model.trainer import Record, Trainer
 from model.weights import WeightsError, architecture, build, load_weights, weights_bytes
 
 # --- settings the page offers ---------------------------------------------------------------------
@@ -486,14 +486,8 @@ class TrainingSession:
         """Metrics of the current weights, and whether the Trainer's next step will refuse them."""
         if not self.trainer:
             return Record(0, math.nan, math.nan, math.nan, math.nan), False
-        t = self.trainer
-        with no_grad():
-            logits = t.logits(t.x_train)
-            train_loss = bce_with_logits(logits, t.y_train).item()
-        z = logits.data
-        test_loss, test_acc = t.evaluate(t.x_test, t.y_test)
-        record = Record(t.epoch, train_loss, test_loss, accuracy(z, t.y_train), test_acc)
-        return record, bool(t.diagnose(train_loss, z))
+        record, problem = self.trainer.inspect()
+        return record, bool(problem)
 
     # ---------------------------------------------------------------- reading
     @property

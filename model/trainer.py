@@ -146,7 +146,6 @@ class Trainer:
                 f"The weights of epoch {self.epoch}, with the lowest loss so far ({self.best_loss:.4f}), "
                 "were kept; try a smaller learning rate.")
 
-
     def _record(self, train_loss: float, train_acc: float) -> None:
         test_loss, test_acc = self.evaluate(self.x_test, self.y_test)
         self.history.append(Record(self.epoch, train_loss, test_loss, train_acc, test_acc))
@@ -159,3 +158,13 @@ class Trainer:
 
     def evaluate_train(self) -> tuple[float, float]:
         return self.evaluate(self.x_train, self.y_train)
+
+    def inspect(self) -> tuple[Record, str]:
+        """A history row for the current weights, and what the next step would refuse in them ("" if
+        nothing): a caller that shows the weights between chunks learns of a broken update at once."""
+        with no_grad():
+            z = self.logits(self.x_train)
+            train_loss = bce_with_logits(z, self.y_train).item()
+        test_loss, test_acc = self.evaluate(self.x_test, self.y_test)
+        record = Record(self.epoch, train_loss, test_loss, accuracy(z.data, self.y_train), test_acc)
+        return record, self.diagnose(train_loss, z.data)
