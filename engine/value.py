@@ -123,6 +123,16 @@ class Value:
     def grad(self, value):
         self._grad = None if value is None else np.asarray(value, dtype=self.data.dtype)
 
+    @property
+    def op(self) -> str:
+        """The name of the op that made this node ("matmul", "add", ...); "" for a leaf."""
+        return self._op
+
+    @property
+    def parents(self) -> tuple:
+        """The operands that receive a gradient from this node; () for leaves and constants."""
+        return tuple(parent for parent, _ in self._parents)
+
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: self.data.size)
@@ -303,11 +313,8 @@ class Value:
         return Value.from_op("getitem", a[index], (self, vjp))
 
     # ---------------------------------------------------------------- backward
-    def backward(self, grad=None):
-        """Fill `.grad` of every node this one depends on, by reverse-mode differentiation.
-
-        Leaves accumulate across calls (zero them between steps); intermediate gradients are recomputed.
-        """
+    def _seed_gradient(self, grad) -> np.ndarray:
+        """The gradient backward starts from: 1 for a size-1 output, else the caller's, checked."""
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: this Value is not part of a graph (built under no_grad() or from "
@@ -324,19 +331,41 @@ class Value:
             grad = np.array(grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, output has {self.data.shape}")
+        return grad
 
-        order = self._topological_order()
+    def backward(self, grad=None) -> None:
+        """Fill `.grad` of every node this one depends on, by reverse-mode differentiation.
+
+        Leaves accumulate across calls (zero them between steps); intermediate gradients are recomputed.
+        This is `backward_steps()` run to the end: one code path for the page's stepper and for training.
+        """
+        for _ in self.backward_steps(grad):
+            pass
+
+    def backward_steps(self, grad=None):
+        """`backward()` one node at a time: yields each node of `topological_order()` in reverse (self
+        first), right after its gradient, now complete, has been passed on to its parents."""
+        seed = self._seed_gradient(grad)  # errors are raised at the call, not at the first next()
+        return self._walk_backward(seed)
+
+    def _walk_backward(self, grad):
+        order = self.topological_order()
         for node in order:
             if node._parents:
-                node._grad = None
+                node._grad = None  # intermediate gradients are recomputed, never accumulated
         _accumulate(self, grad)
         for node in reversed(order):
             g = node._grad
             for parent, vjp in node._parents:
                 _accumulate(parent, vjp(g))
+            yield node
 
-    def _topological_order(self) -> list:
-        """Nodes that need a gradient, operands before results; iterative, so deep chains are fine."""
+    def topological_order(self) -> list:
+        """Every node this one depends on that needs a gradient, operands before results, self last.
+
+        Iterative, so a chain of 100,000 ops is fine; backward walks it in reverse, because a node's
+        gradient is complete only once every node that used it has passed its share back.
+        """
         order, seen, stack = [], set(), [(self, False)]
         while stack:
             node, expanded = stack.pop()

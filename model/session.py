@@ -589,9 +589,9 @@ def graph_summary(model: Sequential | None = None, batch: int = 2) -> GraphSumma
     y = np.zeros((batch, 1))
     loss = bce_with_logits(model[:-1](x), y)
     ops: dict[str, int] = {}
-    order = loss._topological_order()  # the order backward() walks (reversed)
+    order = loss.topological_order()  # the order backward() walks (reversed)
     for node in order:
-        name = node._op or "parameter"
+        name = node.op or "parameter"
         ops[name] = ops.get(name, 0) + 1
     return GraphSummary(nodes=len(order), ops=ops, parameters=parameter_count(model))
 

@@ -28,7 +28,7 @@ def test_updates_are_in_place_and_build_no_graph(make):
     (w * 2).sum().backward()
     opt = make([w])
     opt.step()
-    assert w.data is data and w.dtype == np.float32 and not w._parents
+    assert w.data is data and w.dtype == np.float32 and not w.parents
     opt.zero_grad()
     np.testing.assert_array_equal(w.grad, 0)
 
