@@ -1,22 +1,19 @@
 """Cat or not? Watch a four-layer MLP built on micrograd-np learn, and try it on your own photos.
 
-Layout and widgets only: the training state machine, the chart data, the TL/MP captions and the upload
-handling live in model/session.py, model/gallery.py and model/uploads.py, which are unit-tested.
+Layout only: every value drawn here comes ready-made from ui/ (README, "Where things live").
 
     streamlit run app.py      # or: make run
 """
-import time
-
 import streamlit as st
 from streamlit.errors import StreamlitInvalidLayoutContextError
 
-from model import gallery, session as ms, uploads
+from ui import gallery, live, photos, session, settings, text
+from ui import resources as shared
 
 st.set_page_config(page_title="Cat or not? · micrograd-np", page_icon="🐱", layout="wide",
                    initial_sidebar_state="expanded")
 
 GRID_REFRESH = 1.0  # seconds between redraws of the grids while training
-CHART_REFRESH = 0.4  # seconds between redraws of the loss chart while training
 PHOTO_WIDTH = 240  # px, the upload as the visitor sees it
 PREVIEW_WIDTH = 128  # px, the 64x64 model input, each pixel a 2x2 block
 TILE_WIDTH = gallery.TILE_WIDTH
@@ -26,99 +23,78 @@ TILE_WIDTH = gallery.TILE_WIDTH
 
 
 @st.cache_resource(show_spinner="Loading the model and the data set…")
-def load_resources(data_dir: str, weights_path: str, stamp: tuple) -> ms.Resources:
+def load_resources(data_dir: str, weights_path: str, stamp: tuple) -> shared.Resources:
     """The pretrained model and the data set; `stamp` reloads them after `make data` / `make weights`."""
-    return ms.load_resources(data_dir, weights_path)
+    return shared.load_resources(data_dir, weights_path)
 
 
 @st.cache_resource(show_spinner=False)
-def tile_cache(_resources: ms.Resources, key: tuple, split: str) -> gallery.TileCache:
-    images = _resources.data.images_test if split == "test" else _resources.data.images_train
-    return gallery.TileCache(images)
+def graph_summary(_resources: shared.Resources, weights_path: str, stamp: tuple) -> text.GraphSummary:
+    return text.graph_summary(_resources.model)
 
 
-@st.cache_resource(show_spinner=False)
-def graph_summary(_resources: ms.Resources, key: tuple) -> ms.GraphSummary:
-    return ms.graph_summary(_resources.model)
-
-
-data_dir, weights_path = ms.default_paths()
-resources = load_resources(str(data_dir), str(weights_path), ms.files_stamp(data_dir, weights_path))
-resources_key = (resources.data_dir, resources.weights_path, id(resources))
+data_dir, weights_path = shared.default_paths()
+stamp = shared.files_stamp(data_dir, weights_path)
+resources = load_resources(str(data_dir), str(weights_path), stamp)
 
 # --- this visitor's state ------------------------------------------------------------------------
 
-defaults = {"lr": ms.DEFAULT_LR, "epochs": ms.DEFAULT_EPOCHS, "optimizer": "sgd",
-            "start": ms.PRETRAINED if resources.model is not None else ms.FRESH,
-            "grid_split": "test", "mistakes_only": False, "fit": "crop"}
-for name, value in defaults.items():
-    st.session_state.setdefault(name, value)
-if resources.model is None:
-    st.session_state.start = ms.FRESH
+training = session.training_for(st.session_state, resources)
+playing = training.playing
 
 
-def training() -> ms.TrainingSession:
-    """This session's own model and trainer (made on first use, remade if the shared files changed)."""
-    state = st.session_state
-    if "training" not in state or state.training.resources is not resources:
-        state.training = ms.TrainingSession(
-            resources, start=state.start, optimizer=state.optimizer, lr=state.lr, target=state.epochs)
-        state.uploads = uploads.UploadCache()
-    return state.training
+def current() -> session.TrainingSession:
+    """This visitor's training, as callbacks and fragment reruns find it (they outlive this script run)."""
+    return st.session_state.training
 
 
 def restart() -> None:
-    training().reset(start=st.session_state.start, optimizer=st.session_state.optimizer)
+    current().reset(start=st.session_state.start, optimizer=st.session_state.optimizer)
 
-
-session = training()
-session.set_lr(st.session_state.lr)
-session.set_target(st.session_state.epochs)
-playing = session.playing
 
 # --- sidebar: the controls -----------------------------------------------------------------------
 
 with st.sidebar:
     st.header("Train the network")
     st.select_slider(
-        "Learning rate", options=ms.LR_CHOICES, format_func=ms.format_lr, key="lr",
-        on_change=lambda: training().set_lr(st.session_state.lr), disabled=not session.can_train,
+        "Learning rate", options=settings.LR_CHOICES, format_func=text.format_lr, key="lr",
+        on_change=lambda: current().set_lr(st.session_state.lr), disabled=not training.can_train,
         help="Log scale, from 0.0001 to 1. A change applies from the next chunk of training, even "
              "while playing. The course used 0.0075 with SGD; Adam wants roughly 10x smaller.")
     st.number_input(
-        "Epochs to train", min_value=ms.MIN_EPOCHS, max_value=ms.MAX_EPOCHS, step=100, key="epochs",
-        on_change=lambda: training().set_target(st.session_state.epochs), disabled=not session.can_train,
-        help="Play stops after this many epochs of the current run. One epoch is one step over all "
-             "209 training images.")
+        "Epochs to train", min_value=settings.MIN_EPOCHS, max_value=settings.MAX_EPOCHS, step=100, key="epochs",
+        on_change=lambda: current().set_target(st.session_state.epochs), disabled=not training.can_train,
+        help=f"Play stops after this many epochs of the current run. One epoch is one step over all "
+             f"{training.data_sizes[0] or 'the'} training images.")
     st.segmented_control(
-        "Optimizer", options=list(ms.OPTIMIZERS), format_func=ms.OPTIMIZERS.get, required=True,
-        key="optimizer", on_change=restart, disabled=not session.can_train, width="stretch")
+        "Optimizer", options=list(settings.OPTIMIZER_LABELS), format_func=settings.OPTIMIZER_LABELS.get,
+        required=True, key="optimizer", on_change=restart, disabled=not training.can_train, width="stretch")
     st.segmented_control(
-        "Start from", options=list(ms.STARTS), format_func=ms.STARTS.get, required=True, key="start",
-        on_change=restart, disabled=not session.can_train or resources.model is None, width="stretch",
+        "Start from", options=list(settings.STARTS), format_func=settings.STARTS.get, required=True, key="start",
+        on_change=restart, disabled=not training.can_train or resources.model is None, width="stretch",
         help=f"The shipped weights (trained {resources.base_epochs:,} epochs), or the course's random "
-             f"initialization (seed {ms.SEED}) to watch the network learn from scratch.")
+             f"initialization (seed {training.seed}) to watch the network learn from scratch.")
     st.caption("Changing the optimizer or the starting point starts a new run, like Reset.")
 
     left, right = st.columns(2)
     left.button("Play", key="play", icon=":material/play_arrow:", type="primary", width="stretch",
-                on_click=lambda: training().play(), disabled=not session.view().play_enabled)
+                on_click=lambda: current().play(), disabled=not training.view().play_enabled)
     right.button("Pause", key="pause", icon=":material/pause:", width="stretch",
-                 on_click=lambda: training().pause(), disabled=not playing)
-    left.button(f"Step {ms.STEP_EPOCHS}", key="step", icon=":material/skip_next:", width="stretch",
-                on_click=lambda: training().step(), disabled=not session.can_train)
+                 on_click=lambda: current().pause(), disabled=not playing)
+    left.button(f"Step {settings.STEP_EPOCHS}", key="step", icon=":material/skip_next:", width="stretch",
+                on_click=lambda: current().step(), disabled=not training.can_train)
     right.button("Reset", key="reset", icon=":material/restart_alt:", width="stretch", on_click=restart,
-                 disabled=not session.can_train, help="Back to the starting point chosen above.")
+                 disabled=not training.can_train, help="Back to the starting point chosen above.")
 
     st.divider()
     st.download_button(
-        "Download weights (.npz)", data=session.weights_bytes, file_name=session.weights_filename(),
+        "Download weights (.npz)", data=training.weights_bytes, file_name=training.weights_filename(),
         mime="application/octet-stream", key="download", on_click="ignore", icon=":material/download:",
         width="stretch",
         help="This session's current weights; `model.weights.load_weights()` reads the file back.")
-    if not session.can_train:
+    if not training.can_train:
         st.caption("Training needs the data set: run `make data`, then reload the page.")
-    st.caption(f"Model: 12288 → 20 → 7 → 5 → 1, {ms.parameter_count(session.model):,} parameters. "
+    st.caption(f"Model: {text.layer_sizes(training.model)}, {text.parameter_count(training.model):,} parameters. "
                "Each visitor trains a private copy.")
 
 # --- header --------------------------------------------------------------------------------------
@@ -130,7 +106,7 @@ st.markdown(
     "model, or press **Play** in the sidebar and watch your own copy train.")
 if resources.weights_error:
     st.error(f"**The pretrained weights could not be loaded.** "
-             f"{gallery.escape_markdown_keep_code(resources.weights_error)}"
+             f"{text.escape_markdown_keep_code(resources.weights_error)}"
              "  \nYou can still train from scratch: the model below starts from the course's random "
              "initialization; press **Play** in the sidebar (or run `make weights` and reload).",
              icon=":material/error:")
@@ -138,12 +114,10 @@ if resources.weights_error:
 # --- live training -------------------------------------------------------------------------------
 
 st.header("Live training", divider="gray")
+live_section = st.container()  # filled by the training fragment at the end of the page
 
 
-live_view = st.container()  # filled by the training fragment at the end of the page
-
-
-def show_live_view(run: ms.TrainingSession) -> None:
+def show_live_view(run: session.TrainingSession) -> None:
     """Metrics, progress and any warning: redrawn after every tick."""
     if not run.can_train:
         st.info("**Training needs the catvnoncat data set**, which is not in this checkout: run "
@@ -163,18 +137,18 @@ def show_live_view(run: ms.TrainingSession) -> None:
         st.warning(view.warning, icon=":material/warning:")
 
 
-def show_loss_chart(run: ms.TrainingSession) -> None:
-    """The loss curves: redrawn every CHART_REFRESH seconds while training (drawing them costs the
-    browser far more than the metrics do, and the curve looks just as live)."""
+def show_loss_chart(run: session.TrainingSession) -> None:
+    """The loss curves (redrawn less often than the metrics: drawing them costs the browser far more)."""
     if run.can_train:
-        chart_data, chart_spec = ms.loss_chart(run.view().chart, run.target)
+        chart_data, chart_spec = live.loss_chart(run.view().chart, run.target)
         st.vega_lite_chart(chart_data, chart_spec, width="stretch")
-        st.caption(run.describe_start())
+        st.caption(text.describe_start(run))
 
 
 with st.expander("What happens on each tick?", icon=":material/neurology:"):
-    summary = graph_summary(resources, resources_key)
-    st.markdown(ms.explain_markdown(summary, session.optimizer))
+    n_train, n_test = training.data_sizes
+    st.markdown(text.explain_markdown(graph_summary(resources, str(weights_path), stamp), training.optimizer,
+                                      n_train, n_test, session.TICK_SECONDS))
 
 # --- your photos ---------------------------------------------------------------------------------
 
@@ -183,20 +157,21 @@ st.header("Your photos", divider="gray")
 
 @st.fragment(run_every=GRID_REFRESH if playing else None)
 def your_photos() -> None:
-    run = training()
+    run = current()
     files = st.file_uploader(
         "Upload photos: JPEG, PNG, GIF, BMP, WebP or TIFF, up to 20 MB and 50 megapixels each",
-        type=list(uploads.UPLOADER_TYPES), accept_multiple_files=True, key="upload")
+        type=list(photos.UPLOADER_TYPES), accept_multiple_files=True, key="upload")
     if not files:
         st.caption("The model sees a 64×64 square, like the training images: the centre of your photo "
                    "(or the whole photo squashed). Cats filling the frame work best; it has only ever seen "
-                   "209 photos, so drawings or plain colours get a confident guess, not an answer.")
+                   f"{n_train or 'a few hundred'} photos, so drawings or plain colours get a confident guess, "
+                   "not an answer.")
         return
-    if run.start == ms.FRESH and run.epoch == 0:
+    if run.start == settings.FRESH and run.epoch == 0:
         st.warning("The model is untrained (a fresh random initialization), so these predictions are "
                    "guesses until you train it.", icon=":material/warning:")
-    st.segmented_control("Fit to the square", options=list(uploads.FIT_LABELS),
-                         format_func=uploads.FIT_LABELS.get, required=True, key="fit",
+    st.segmented_control("Fit to the square", options=list(photos.FIT_LABELS),
+                         format_func=photos.FIT_LABELS.get, required=True, key="fit",
                          help="Centre crop keeps proportions; Squash resizes the whole photo, as the "
                               "course did.")
     cache = st.session_state.uploads
@@ -204,7 +179,7 @@ def your_photos() -> None:
     for item in items:
         if not item.ok:
             st.error(item.error_markdown, icon=":material/broken_image:")
-    predictions = uploads.classify(run.predict_proba, items)
+    predictions = photos.classify(run.p_cat, items)
     good = [(item, p) for item, p in zip(items, predictions) if item.ok]
     if not good:
         return
@@ -213,13 +188,13 @@ def your_photos() -> None:
         with st.container(border=True, horizontal=True, gap="medium"):
             with st.container(width=PHOTO_WIDTH, horizontal_alignment="center"):
                 st.image(item.prepared.display, caption="your photo",
-                         width=uploads.display_width(item.prepared.display.size, PHOTO_WIDTH))
+                         width=photos.display_width(item.prepared.display.size, PHOTO_WIDTH))
             st.image(gallery.upscale(item.prepared.preview), width=PREVIEW_WIDTH,
                      caption="what the model sees")
             with st.container(width="stretch"):
-                st.markdown(f"**{gallery.escape_markdown(item.name)}**")
-                st.subheader(prediction.mp(resources.classes), anchor=False)
-                st.progress(prediction.p_cat, text=prediction.p_text)
+                st.markdown(f"**{text.escape_markdown(item.name)}**")
+                st.subheader(prediction.caption(resources.classes), anchor=False)
+                st.progress(prediction.p_cat, text=prediction.probability_text)
                 truth = st.segmented_control(
                     "True label", options=[1, 0], format_func=lambda c: resources.classes[c],
                     key=f"truth_{item.file_id}", help="What the photo really shows. Labelled photos "
@@ -246,27 +221,25 @@ st.header("True label vs. model prediction", divider="gray")
 
 @st.fragment(run_every=GRID_REFRESH if playing else None)
 def tl_mp_grid() -> None:
-    run = training()
+    run = current()
     if resources.data is None:
         st.info("The test images come with the data set: run `make data` and reload the page.",
                 icon=":material/database:")
         return
     with st.container(horizontal=True, vertical_alignment="bottom", gap="large"):
-        split = st.segmented_control(
+        split_name = st.segmented_control(
             "Images", options=["test", "train"], required=True, key="grid_split",
-            format_func={"test": "Test set (50)", "train": "Training set (209)"}.get)
+            format_func={"test": f"Test set ({n_test})", "train": f"Training set ({n_train})"}.get)
         mistakes_only = st.toggle("Mistakes only", key="mistakes_only")
-    data = resources.data
-    x, labels = (data.x_test, data.y_test) if split == "test" else (data.x_train, data.y_train)
-    p_cat = run.predict_proba(x)
-    st.caption(f"{gallery.summarize(labels, p_cat).text}. Mistakes are framed in red. "
+    split = resources.split(split_name)
+    p_cat = run.p_cat(split.x)
+    st.caption(f"{gallery.summarize(split.labels, p_cat).text}. Mistakes are framed in red. "
                "TL = true label, MP = model prediction, refreshed as the model trains.")
-    items = gallery.grid_items(labels, p_cat, mistakes_only, classes=resources.classes)
+    items = gallery.grid_items(split.labels, p_cat, mistakes_only, classes=resources.classes)
     if not items:
         st.success("No mistakes on these images.", icon=":material/check_circle:")
         return
-    tiles = tile_cache(resources, resources_key, split)
-    st.image([tiles.get(item.index, mistake=not item.correct) for item in items],
+    st.image([split.tiles.get(item.index, mistake=not item.correct) for item in items],
              caption=[item.markdown for item in items], width=TILE_WIDTH)
 
 
@@ -276,32 +249,27 @@ tl_mp_grid()
 # --- the training loop: last on the page, so a chunk of training never holds up anything below it ---
 
 
-@st.fragment(run_every=ms.TICK_INTERVAL if playing else None)
+@st.fragment(run_every=session.TICK_INTERVAL if playing else None)
 def train_and_show() -> None:
-    """Draw the live view (into its place above), then, while playing, train tick after tick for
-    about a second, redrawing the metrics after each tick and the chart a few times a second.
-
-    Drawing before training means nothing on the page waits (and fades as stale) while a chunk trains.
-    A click on Pause (a full rerun) interrupts this at the next redraw, within one tick.
-    """
-    run = training()
-    with live_view:
+    """Draw the live view (into its place above), then, while playing, train tick after tick for about a
+    second. Drawing before training means nothing on the page waits (and fades as stale) during a chunk."""
+    run = current()
+    with live_section:
         board, chart = st.empty(), st.empty()
-    with board.container():
-        show_live_view(run)
-    with chart.container():
-        show_loss_chart(run)
-    drawn = time.monotonic()
+
+    def redraw_metrics():
+        with board.container():
+            show_live_view(run)
+
+    def redraw_chart():
+        with chart.container():
+            show_loss_chart(run)
+
+    redraw_metrics()
+    redraw_chart()
     try:
-        for stopped in run.ticks():
-            if stopped:
-                st.rerun()  # playing stopped: redraw the controls and stop the timers
-            with board.container():
-                show_live_view(run)
-            if time.monotonic() - drawn >= CHART_REFRESH:
-                with chart.container():
-                    show_loss_chart(run)
-                drawn = time.monotonic()
+        if session.play_loop(run, redraw_metrics, redraw_chart):
+            st.rerun()  # playing stopped: redraw the controls and stop the timers
     except StreamlitInvalidLayoutContextError:
         # A click (Pause, a slider) started a full rerun while this run was still training: the
         # containers above belong to the page being replaced, and the rerun draws the new one.

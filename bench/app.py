@@ -5,8 +5,8 @@ the course's fresh initialization (seed 1, SGD, lr 0.0075, float32 as the app tr
 wall time; we quote median epochs/s and the median of the paired ratios contender / headless.
 
 * headless: one `Trainer.run(seconds=...)`, nothing else: the ceiling.
-* fragment loop: exactly what app.py's training fragment does per timer run, without Streamlit:
-  `TrainingSession.ticks()`, `view()` after each tick, the loss chart every CHART_REFRESH s.
+* fragment loop: app.py's training fragment without Streamlit: `ui.session.play_loop()` itself, with
+  the page's redraws (`view()` after each tick, the loss chart's spec every CHART_REFRESH s).
 * AppTest: the real app.py, Play pressed, then `at.run()` over and over. AppTest has no browser to
   fire `run_every` timers and never does a fragment-only rerun: every `at.run()` reruns the *whole*
   script (sidebar, explainer, uploads, TL/MP grid, then the training fragment, which trains ~TICK_BUDGET
@@ -24,52 +24,43 @@ from pathlib import Path
 import numpy as np
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-CHART_REFRESH = 0.4  # app.py's CHART_REFRESH: seconds between loss-chart redraws while training
 TARGET = 0.8  # app epochs/s over headless epochs/s, at least
 NAMES = ("Trainer.run headless", "fragment loop (no Streamlit)", "app.py via AppTest (full reruns)")
 
 
 def headless(resources, seconds: float) -> dict:
-    from model import session as ms
-    from model.nn import cat_mlp
+    from model.cat import cat_mlp
     from model.trainer import Trainer
+    from ui import resources as shared
+    from ui import settings
 
-    trainer = Trainer(cat_mlp(seed=ms.SEED), resources.train_data, lr=ms.DEFAULT_LR, dtype=ms.TRAIN_DTYPE,
-                      eval_every=ms.EVAL_EVERY)
+    trainer = Trainer(cat_mlp(seed=settings.DEFAULT_SEED), resources.train_data, lr=settings.DEFAULT_LR,
+                      dtype=shared.TRAIN_DTYPE, eval_every=settings.EVAL_EVERY)
     start = time.perf_counter()
     trainer.run(seconds=seconds)
     return {"epochs": trainer.epoch, "seconds": time.perf_counter() - start}
 
 
-def _chart(run) -> None:
-    """What app.py's show_loss_chart computes (the Vega-Lite data and spec, the caption)."""
-    from model import session as ms
-
-    ms.loss_chart(run.view().chart, run.target)
-    run.describe_start()
-
-
 def fragment_loop(resources, seconds: float) -> dict:
-    """app.py's train_and_show(), one pass of the while loop per fragment run, minus the st.* calls."""
-    from model import session as ms
+    """app.py's train_and_show(): the page's own play_loop, one call per fragment run, minus the st.* calls."""
+    from ui import live, session, settings, text
 
-    run = ms.TrainingSession(resources, start=ms.FRESH, target=ms.MAX_EPOCHS)
+    training = session.TrainingSession(resources, start=settings.FRESH, target=settings.MAX_EPOCHS)
+
+    def redraw_chart():
+        live.loss_chart(training.view().chart, training.target)
+        text.describe_start(training)
+
     start = time.perf_counter()
-    run.play()
+    training.play()
     runs = 0
     while time.perf_counter() - start < seconds:
         runs += 1
-        run.view()  # the live view and the chart, drawn before training
-        _chart(run)
-        drawn = time.monotonic()
-        for stopped in run.ticks():
-            if stopped:
-                raise RuntimeError(f"training stopped: {run.warning or 'target reached'}")
-            run.view()
-            if time.monotonic() - drawn >= CHART_REFRESH:
-                _chart(run)
-                drawn = time.monotonic()
-    return {"epochs": run.epoch, "seconds": time.perf_counter() - start, "runs": runs}
+        training.view()  # the live view and the chart, drawn before training
+        redraw_chart()
+        if session.play_loop(training, training.view, redraw_chart):
+            raise RuntimeError(f"training stopped: {training.warning or 'target reached'}")
+    return {"epochs": training.epoch, "seconds": time.perf_counter() - start, "runs": runs}
 
 
 def apptest(seconds: float) -> dict:
@@ -78,14 +69,14 @@ def apptest(seconds: float) -> dict:
     cost of one full rerun without training (what each `at.run()` adds to a fragment run)."""
     from streamlit.testing.v1 import AppTest
 
-    from model import session as ms
+    from ui import settings
 
     at = AppTest.from_file(str(APP), default_timeout=60).run()
-    if at.session_state["start"] != ms.FRESH:
-        at.segmented_control(key="start").set_value(ms.FRESH)
-    at.number_input(key="epochs").set_value(ms.MAX_EPOCHS).run()
+    if at.session_state["start"] != settings.FRESH:
+        at.segmented_control(key="start").set_value(settings.FRESH)
+    at.number_input(key="epochs").set_value(settings.MAX_EPOCHS).run()
     run = at.session_state["training"]
-    if at.exception or run.start != ms.FRESH or run.epoch != 0:
+    if at.exception or run.start != settings.FRESH or run.epoch != 0:
         raise RuntimeError(f"the page did not start a fresh run: {[e.value for e in at.exception]}")
 
     start = time.perf_counter()
@@ -111,9 +102,9 @@ def apptest(seconds: float) -> dict:
 
 def run(data, reps: int = 5, seconds: float = 3.0, warmup: int = 1) -> dict:
     """Alternate the three contenders `warmup + reps` times; `data` is unused (the page loads its own)."""
-    from model import session as ms
+    from ui.resources import load_resources
 
-    resources = ms.load_resources()  # the same float32 arrays the page trains on
+    resources = load_resources()  # the same float32 arrays the page trains on
     contenders = dict(zip(NAMES, (lambda: headless(resources, seconds), lambda: fragment_loop(resources, seconds),
                                   lambda: apptest(seconds))))
     measured = {name: [] for name in NAMES}

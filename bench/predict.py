@@ -39,8 +39,8 @@ def photo_jpeg(megapixels: float = 12) -> bytes:
 
 
 def run(data, reps: int = 200, photo_reps: int = 15) -> dict:
+    from model.cat import predict_proba
     from model.images import prepare_image
-    from model.nn import predict_proba
     from model.weights import load_weights
 
     model, _ = load_weights(WEIGHTS)
@@ -62,7 +62,8 @@ def run(data, reps: int = 200, photo_reps: int = 15) -> dict:
 def rows(results: dict) -> list[dict]:
     out = [{"section": "predict", "name": f"{name} (1 image)", "median_ms": r["median_ms"], "ratio": r["ratio"],
             "iqr": r["ratio_iqr"], "faults": r["page_faults"]} for name, r in results["forward"].items()]
-    out.append({"section": "predict", "name": f"prepare_image, 12 MP JPEG ({results['prepare_12mp']['megabytes']:.1f} MB)",
+    megabytes = results["prepare_12mp"]["megabytes"]
+    out.append({"section": "predict", "name": f"prepare_image, 12 MP JPEG ({megabytes:.1f} MB)",
                 "median_ms": results["prepare_12mp"]["median_ms"]})
     out.append({"section": "predict", "name": "upload to prediction (prepare + predict)",
                 "median_ms": results["upload_to_prediction"]["median_ms"], "target": TARGET_UPLOAD_MS,

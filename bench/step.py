@@ -13,7 +13,7 @@ import numpy as np
 from bench import handwritten as hw
 from bench.timing import side_by_side
 from engine import Value
-from model.nn import cat_mlp
+from model.cat import cat_mlp
 from model.trainer import Trainer
 
 LR = 0.0075

@@ -34,7 +34,7 @@ REFERENCE = {"float64": {"cost_2400": 0.092878, "train_acc": 0.9856, "test_acc":
 def train_hand(data, dtype, epochs: int) -> dict:
     """The course's training loop in plain NumPy: cost recorded every 100 epochs."""
     from bench import handwritten as hw
-    from model.nn import cat_mlp
+    from model.cat import cat_mlp
 
     X, Y = (np.asarray(a, dtype=dtype) for a in (data.x_train, data.y_train))
     Xt, Yt = (np.asarray(a, dtype=dtype) for a in (data.x_test, data.y_test))
@@ -54,7 +54,7 @@ def train_hand(data, dtype, epochs: int) -> dict:
 def train_trainer(data, dtype, epochs: int) -> dict:
     """The project's Trainer, driven as `python -m model.train` drives it: chunks of 10 epochs, a history
     row (train loss and accuracy, a pass over the test set) every 10."""
-    from model.nn import cat_mlp
+    from model.cat import cat_mlp
     from model.trainer import Trainer
 
     trainer = Trainer(cat_mlp(seed=1), data, lr=LR, dtype=dtype, eval_every=10)
@@ -109,7 +109,7 @@ def run(data=None, dtypes=("float64", "float32"), epochs: int = 2500, reps: int 
     results = {}
     for dtype_name in dtypes:
         timed = {impl: [] for impl in IMPLS}
-        for rep in range(reps):
+        for _ in range(reps):
             for impl in IMPLS:
                 timed[impl].append(spawn(impl, dtype_name, epochs, "time"))
         memory = {impl: spawn(impl, dtype_name, epochs, "memory") for impl in IMPLS}

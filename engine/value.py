@@ -49,6 +49,13 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad.sum(axis=axes).reshape(shape)
 
 
+def stable_sigmoid(a: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-a) for an array, computed from e^-|a| so nothing overflows at +-1000."""
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(a))
+        return np.where(a >= 0, 1, e) / (1 + e)
+
+
 def _as_array(data, dtype=None) -> np.ndarray:
     """Validated float array: float64 unless `dtype` is given or `data` is a float32 array already."""
     if dtype is None:
@@ -93,7 +100,7 @@ class Value:
         self._op = ""
 
     @classmethod
-    def from_op(cls, op: str, data, *edges) -> "Value":
+    def from_op(cls, op: str, data, *edges) -> Value:
         """A result node: `data` computed by op `op`, and `(operand, vjp)` edges for its operands.
 
         Operands that are not Values, or need no gradient, are dropped here; so is the whole graph under

@@ -1,28 +1,17 @@
-"""micrograd-np's model side: layers, losses, optimizers, the dataset, images, weight files, training.
+"""micrograd-np's machine learning: layers, fused ops, the cat task, optimizers, data, weight files, training.
 
-Streamlit-free, so every piece is unit-tested and the app stays a thin page. The names below are
-imported on first use (PEP 562), so `python -m model.dataset` (`make data`) loads only what it needs
-and runs without runpy's "found in sys.modules" warning.
+Streamlit-free; README "Where things live" maps each module.
 """
-import importlib
+from model.cat import CLASSES, INPUT_SIZE, cat_mlp, is_cat, predict, predict_proba
+from model.dataset import load_catvnoncat
+from model.functional import bce_with_logits, binary_cross_entropy, linear
+from model.nn import Linear, Module, ReLU, Sequential, Sigmoid
+from model.optim import OPTIMIZERS, SGD, Adam
+from model.trainer import Divergence, Trainer
+from model.weights import load_weights, save_weights
 
-_EXPORTS = {
-    "model.dataset": ["load_catvnoncat"],
-    "model.losses": ["bce_with_logits", "binary_cross_entropy"],
-    "model.nn": ["Linear", "Module", "ReLU", "Sequential", "Sigmoid", "cat_mlp", "predict", "predict_proba"],
-    "model.optim": ["SGD", "Adam"],
-    "model.trainer": ["Trainer"],
-    "model.weights": ["load_weights", "save_weights"],
-}
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_HOME)
-
-
-def __getattr__(name):
-    if name in _HOME:
-        return getattr(importlib.import_module(_HOME[name]), name)
-    raise AttributeError(f"module 'model' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__all__ = [
+    "CLASSES", "INPUT_SIZE", "OPTIMIZERS", "SGD", "Adam", "Divergence", "Linear", "Module", "ReLU", "Sequential",
+    "Sigmoid", "Trainer", "bce_with_logits", "binary_cross_entropy", "cat_mlp", "is_cat", "linear",
+    "load_catvnoncat", "load_weights", "predict", "predict_proba", "save_weights",
+]

@@ -21,9 +21,9 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import h5py
 import numpy as np

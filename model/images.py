@@ -1,22 +1,7 @@
 """Untrusted upload bytes -> a safe RGB photo -> the 64x64 input the cat model sees.
 
-Anyone can upload anything, so this module is the gate between a stranger's file and our memory:
-
-1. Bound the cost before paying it. The file size is checked before parsing, and the pixel count is read
-   from the header (``Image.open`` is lazy) before a single pixel is decoded. Files over 20 MB, images over
-   50 megapixels and decompression bombs are refused. Only common photo formats are parsed at all (no EPS,
-   which would run Ghostscript, and none of Pillow's rarer plugins).
-2. Decode only what is needed. A 12-megapixel JPEG is decoded at 1/2, 1/4 or 1/8 scale inside libjpeg
-   (``Image.draft``), which is several times faster than a full decode and still leaves more pixels than
-   the 512 px display copy and the 64 px model input need.
-3. Normalise to what the dataset looks like: EXIF rotation applied, the first frame of an animation,
-   transparency on white, every mode (16-bit, CMYK, palette, greyscale) as 8-bit RGB, then a centre
-   square cropped (the training cats fill square frames; squashing a 4:3 photo would stretch them) and
-   resized with LANCZOS to 64x64.
-
-Every failure caused by the file itself raises `ImageError`, a `ValueError` whose message is one plain
-sentence that the page can show as is. Imports numpy, Pillow and the standard library only, and changes
-no Pillow globals.
+The cost is bounded before it is paid (bytes, then header pixels, then a draft decode), every mode is
+normalised to 8-bit RGB, and every failure of the file itself is an `ImageError` with one plain sentence.
 """
 
 from __future__ import annotations
@@ -30,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from model.cat import IMAGE_SHAPE
 
 __all__ = [
     "MAX_BYTES",
@@ -70,7 +57,7 @@ class PreparedImage:
     display: Image.Image  # RGB, oriented, long side <= DISPLAY_SIZE, for showing the photo itself
 
 
-def prepare_image(data, *, fit: str = "crop", size: int = 64) -> PreparedImage:
+def prepare_image(data, *, fit: str = "crop", size: int = IMAGE_SHAPE[0]) -> PreparedImage:
     """Turn an uploaded file into the model input, its 64x64 preview and a display copy.
 
     `data` is ``bytes`` (or ``bytearray``/``memoryview``) or a file-like object with ``getvalue()`` or

@@ -1,9 +1,13 @@
-"""Layers in PyTorch's conventions: inputs are (batch, features), `Linear` holds weight (out, in)."""
+"""Layers in PyTorch's conventions: inputs are (batch, features), `Linear` holds weight (out, in).
+
+To add a layer: subclass Module, then list it in LAYERS so weight files can name and rebuild it.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from engine import Value, no_grad
+from engine import Value
+from model.functional import linear
 
 
 class Module:
@@ -42,24 +46,12 @@ class Module:
             p.data = np.array(state[name], dtype=p.data.dtype)
             p.grad = None
 
-    def astype(self, dtype) -> "Module":
+    def astype(self, dtype) -> Module:
         """Convert every parameter to `dtype` (float32 trains about twice as fast), in place."""
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
         return self
-
-
-def linear(x: Value, weight: Value, bias: Value) -> Value:
-    """x @ weight.T + bias as one node, with the textbook gradients: no transposed copies, and no
-    gradient for x at all when x is the (constant) input batch."""
-    X, W = x.data, weight.data
-    return Value.from_op(
-        "linear", X @ W.T + bias.data,
-        (x, lambda g: g @ W),
-        (weight, lambda g: g.T @ X),
-        (bias, lambda g: g.sum(axis=0)),
-    )
 
 
 class Linear(Module):
@@ -130,32 +122,5 @@ class Sequential(Module):
         return "Sequential(" + ", ".join(map(repr, self.layers)) + ")"
 
 
-def cat_mlp(dims=(12288, 20, 7, 5, 1), seed: int | None = 1) -> Sequential:
-    """The course's L-layer model: (Linear, ReLU) x (L-1), then Linear, Sigmoid.
-
-    Initialized exactly as the reference: `np.random.seed(seed)` then, layer by layer,
-    `randn(n_out, n_in) / sqrt(n_in)` and zero biases. We draw from a RandomState of our own (the same
-    stream) instead of reseeding NumPy's global one, which other sessions' threads share.
-    """
-    rng = np.random.RandomState(seed)
-    layers = []
-    for n_in, n_out in zip(dims[:-1], dims[1:]):
-        layers += [Linear(n_in, n_out, rng), ReLU()]
-    layers[-1] = Sigmoid()
-    return Sequential(*layers)
-
-
-def predict_proba(model: Module, x) -> np.ndarray:
-    """P(cat) for each row of x, shape (m, 1), without building a graph."""
-    with no_grad():
-        return model(x).data
-
-
-def is_cat(p_cat):
-    """The decision rule, kept in this one place: P(cat) > 0.5, as the course decides."""
-    return np.asarray(p_cat) > 0.5
-
-
-def predict(model: Module, x) -> np.ndarray:
-    """Labels (1.0 = cat) for each row of x, shape (m, 1)."""
-    return is_cat(predict_proba(model, x)).astype(float)
+# Every layer a weight file may name, by the name it is stored under (model/weights.py builds from this).
+LAYERS = {layer.__name__: layer for layer in (Linear, ReLU, Sigmoid)}

@@ -3,6 +3,10 @@ import numpy as np
 
 
 class Optimizer:
+    """Updates `params` in place from their `.grad`; `label` is the name people know it by."""
+
+    label = ""
+
     def __init__(self, params, lr: float):
         self.params = list(params)
         self.lr = lr
@@ -26,6 +30,7 @@ class SGD(Optimizer):
     faults, a quarter of a float64 step) and adds 2 MB to the peak. Same arithmetic, same bits.
     """
 
+    label = "SGD"
     BLOCK = 1 << 15
 
     def step(self) -> None:
@@ -45,6 +50,8 @@ class Adam(Optimizer):
     Algorithm 1 of the paper (and PyTorch's): eps is added to the bias-corrected sqrt(v_hat), so
     weights whose gradients are tiny still take steps of about lr.
     """
+
+    label = "Adam"
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, lr)
@@ -69,3 +76,7 @@ class Adam(Optimizer):
             v *= b2
             v += (1 - b2) * (g * g)
             p.data -= step_size * m / (np.sqrt(v) * v_scale + self.eps)
+
+
+# Every optimizer the Trainer, the CLI and the page offer, by the name they are chosen with.
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}

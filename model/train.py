@@ -13,19 +13,20 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
+from model.cat import REFERENCE_EPOCHS, REFERENCE_LR, REFERENCE_SEED, cat_mlp
 from model.dataset import DatasetError, load_catvnoncat
-from model.nn import cat_mlp
+from model.optim import OPTIMIZERS
 from model.trainer import Trainer
 from model.weights import save_weights
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2500)
-    parser.add_argument("--lr", type=float, default=0.0075)
-    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    parser.add_argument("--epochs", type=int, default=REFERENCE_EPOCHS)
+    parser.add_argument("--lr", type=float, default=REFERENCE_LR)
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=REFERENCE_SEED)
     parser.add_argument("--data-dir", default=None, help="folder with the catvnoncat h5 files (default: data/)")
     parser.add_argument("--out", default="weights/cat_mlp.npz")
     parser.add_argument("--print-every", type=int, default=100)
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
     printed = 0
     with tqdm(total=args.epochs, unit="epoch", dynamic_ncols=True) as bar:
         while trainer.epoch < args.epochs:
-            result = trainer.run(epochs=min(10, args.epochs - trainer.epoch))
+            result = trainer.run(epochs=min(args.print_every, args.epochs - trainer.epoch))
             if result.diverged:
                 tqdm.write(f"error: {result.message}", file=sys.stderr)
                 return 1

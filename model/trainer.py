@@ -1,32 +1,43 @@
-"""Full-batch training in chunks, so a caller (the app, the CLI) can draw between chunks.
+"""Full-batch training in chunks, so a caller (the page, the CLI) can draw between chunks.
 
-One step is: forward on the 209 training images (the last Sigmoid folded into a stable
-BCE-with-logits), `loss.backward()`, optimizer update. Every `eval_every` epochs the step also records
-a row of history (train loss from that very forward pass, test loss and both accuracies from a
-no-graph pass over the test set, which never touches the gradient) and, if its loss is the lowest so
-far, keeps a copy of the weights. Rows come only from steps, so where chunks end changes nothing.
-
-A step whose forward pass shows that the previous update went wrong is not taken; the weights are
-rolled back to the kept copy (the best recorded epoch) and the chunk stops. "Wrong" is any of:
-* the loss is infinite or NaN;
-* the loss grew more than tenfold over the best so far (the stable loss never overflows, so this is how
-  a blow-up shows; the reference run itself has a harmless twofold spike near epoch 1418);
-* every logit is the same: a layer of ReLUs has died, the output no longer depends on the image and no
-  gradient reaches the earlier layers again (what a learning rate of 0.02 or more does to this net).
+One step: forward over the training images (the last Sigmoid folded into a stable BCE-with-logits),
+`loss.backward()`, the optimizer's update. Every `eval_every` epochs the step also records a `Record`
+(losses, accuracies and layer health) and keeps a copy of the weights if its loss is the lowest so far.
+The Trainer owns every divergence rule (`Divergence`): a chunk that breaks the network rolls back to that copy.
 """
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine import Value, no_grad
-from model.losses import bce_with_logits
-from model.nn import Sequential, Sigmoid, is_cat
-from model.optim import SGD, Adam
+from engine import Value, no_grad, stable_sigmoid
+from model.cat import is_cat
+from model.functional import bce_with_logits
+from model.nn import Linear, ReLU, Sequential, Sigmoid
+from model.optim import OPTIMIZERS
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+BLOW_UP = 10  # a loss this many times the best so far is a blow-up (the reference run spikes twofold once)
+
+
+class Divergence(enum.Enum):
+    """Why training stopped on its own; the value is the sentence a person reads."""
+
+    NON_FINITE = "the loss became infinite or NaN"
+    BLEW_UP = "the loss jumped more than tenfold over the lowest so far"
+    DIED = "the network died: every image gets the same output (a layer of ReLUs outputs only zeros)"
+
+
+@dataclass(frozen=True)
+class LayerHealth:
+    """Per weight layer, at one recorded step: how big its gradient was, how much the update moved it, and
+    (for layers followed by a ReLU) the share of units that output zero for every training image."""
+
+    grad_norm: tuple[float, ...]
+    update_ratio: tuple[float, ...]  # ||update|| / ||weights|| of each layer's weight matrix
+    dead_share: tuple[float, ...]  # one per ReLU layer
 
 
 @dataclass(frozen=True)
@@ -38,25 +49,31 @@ class Record:
     test_loss: float
     train_acc: float
     test_acc: float
+    health: LayerHealth | None = None  # from the step taken at this epoch; None for a no-step evaluation
 
 
 @dataclass(frozen=True)
 class ChunkResult:
-    epochs: int          # epochs gained (-1 if the chunk at once undid the previous chunk's last step)
+    """What one `run()` did: epochs gained (negative after a roll-back), time, and the weights it left."""
+
+    epochs: int
     seconds: float
-    diverged: bool = False
-    message: str = ""
+    current: Record  # the weights the chunk left (after any roll-back)
+    stop: Divergence | None = None
+    message: str = ""  # for a person, when `stop` is set
+
+    @property
+    def diverged(self) -> bool:
+        return self.stop is not None
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Share of rows where the prediction from P(cat) = sigmoid(logit) agrees with the 0/1 label."""
-    with no_grad():
-        p = Value(logits, requires_grad=False).sigmoid().data
-    return float(np.mean(is_cat(p) == (labels > 0.5)))
+    return float(np.mean(is_cat(stable_sigmoid(logits)) == (labels > 0.5)))
 
 
 class Trainer:
-    """Trains `model` (a Sequential ending in Sigmoid) in place on a `load_catvnoncat()` dataset."""
+    """Trains `model` (a Sequential ending in Sigmoid) in place on a `load_catvnoncat()` data set."""
 
     def __init__(self, model: Sequential, data, lr: float, optimizer: str = "sgd",
                  dtype=np.float64, eval_every: int = 10):
@@ -74,7 +91,7 @@ class Trainer:
         self.epoch = 0
         self.history: list[Record] = []
         self.best_loss, self.best_epoch = np.inf, 0
-        self._backup = [np.empty_like(p.data) for p in self.optimizer.params]
+        self._best_weights = [np.empty_like(p.data) for p in self.optimizer.params]
 
     @property
     def lr(self) -> float:
@@ -84,72 +101,102 @@ class Trainer:
     def lr(self, value: float) -> None:
         self.optimizer.lr = value  # takes effect from the next step
 
+    # ---------------------------------------------------------------- training
     def run(self, epochs: int | None = None, seconds: float | None = None) -> ChunkResult:
         """Train until `epochs` more epochs are done or `seconds` have passed, whichever comes first.
 
-        A diverged step (see the module docstring) stops the chunk and rolls the weights back to the best
-        recorded ones.
+        The chunk ends by checking the weights it leaves, so a broken last update is rolled back here too.
         """
         if epochs is None and seconds is None:
             raise ValueError("run() needs epochs=, seconds= or both")
         start = time.perf_counter()
         deadline = start + seconds if seconds is not None else float("inf")
         first = self.epoch
+        stop = None
         while (epochs is None or self.epoch - first < epochs) and time.perf_counter() < deadline:
-            problem = self._step()
-            if problem:
-                message = self._roll_back(problem)
-                return ChunkResult(self.epoch - first, time.perf_counter() - start, True, message)
-        return ChunkResult(self.epoch - first, time.perf_counter() - start)
+            stop = self._step()
+            if stop:
+                break
+        current, logits = self._evaluate_current()
+        stop = stop or self.diagnose(current.train_loss, logits)
+        message = self._roll_back(stop) if stop else ""
+        if stop:
+            current = self.inspect()
+        return ChunkResult(self.epoch - first, time.perf_counter() - start, current, stop, message)
 
-    def _step(self) -> str:
-        """One epoch of full-batch training; returns what went wrong instead, if anything (no update)."""
-        z = self.logits(self.x_train)
+    def _step(self) -> Divergence | None:
+        """One epoch of full-batch training; returns what is wrong with the weights instead, if anything."""
+        recording = self.epoch % self.eval_every == 0
+        z, relu_outputs = self._forward(self.x_train, keep_relus=recording)
         loss = bce_with_logits(z, self.y_train)
         train_loss = loss.item()
         problem = self.diagnose(train_loss, z.data)
         if problem:
             return problem
-        if self.epoch % self.eval_every == 0:
+        if recording:
             if train_loss < self.best_loss:
                 self.best_loss, self.best_epoch = train_loss, self.epoch
-                for saved, p in zip(self._backup, self.optimizer.params):
+                for saved, p in zip(self._best_weights, self.optimizer.params):
                     np.copyto(saved, p.data)
-            if not self.history or self.history[-1].epoch != self.epoch:
-                self._record(train_loss, accuracy(z.data, self.y_train))
-        self.optimizer.zero_grad()
+            test_loss, test_acc = self.evaluate(self.x_test, self.y_test)  # before the update: this epoch's
+            weights_before = [layer.weight.data.copy() for layer in self._linears()]
+        self.optimizer.zero_grad()  # drop the last step's gradients before this backward fills them anew
         loss.backward()
         self.optimizer.step()
+        if recording and (not self.history or self.history[-1].epoch != self.epoch):  # replays after a roll-back
+            health = self._health(weights_before, relu_outputs)
+            self.history.append(Record(self.epoch, train_loss, test_loss, accuracy(z.data, self.y_train),
+                                       test_acc, health))
         self.epoch += 1
-        return ""
+        return None
 
-    def diagnose(self, loss: float, logits: np.ndarray) -> str:
-        """What is wrong with weights that give this training loss and these logits ("" if nothing)."""
+    def _forward(self, x, keep_relus: bool = False) -> tuple[Value, list[np.ndarray]]:
+        """The logits, layer by layer (the same graph as `self.logits(x)`), and each ReLU's output if asked."""
+        out, relu_outputs = Value(x, requires_grad=False), []
+        for layer in self.logits.layers:
+            out = layer(out)
+            if keep_relus and isinstance(layer, ReLU):
+                relu_outputs.append(out.data)
+        return out, relu_outputs
+
+    def _linears(self) -> list[Linear]:
+        return [layer for layer in self.model.layers if isinstance(layer, Linear)]
+
+    def _health(self, weights_before: list[np.ndarray], relu_outputs: list[np.ndarray]) -> LayerHealth:
+        """Layer health from the step just taken: no extra forward or backward pass."""
+        linears = self._linears()
+        grad_norm = tuple(float(np.linalg.norm(layer.weight.grad)) for layer in linears)
+        update_ratio = tuple(
+            float(np.linalg.norm(layer.weight.data - before) / max(np.linalg.norm(before), 1e-30))
+            for layer, before in zip(linears, weights_before))
+        dead_share = tuple(float(np.mean(~(h > 0).any(axis=0))) for h in relu_outputs)
+        return LayerHealth(grad_norm, update_ratio, dead_share)
+
+    # ---------------------------------------------------------------- divergence
+    def diagnose(self, loss: float, logits: np.ndarray) -> Divergence | None:
+        """What is wrong with weights that give this training loss and these logits (None if nothing)."""
         if not np.isfinite(loss):
-            return "the loss became infinite or NaN"
-        if loss > 10 * self.best_loss:
-            return f"the loss jumped from {self.best_loss:.4f} to {loss:.4g}"
+            return Divergence.NON_FINITE
+        if loss > BLOW_UP * self.best_loss:
+            return Divergence.BLEW_UP
         if logits.size > 1 and logits.min() == logits.max():
-            return "the network died: every image gets the same output (a layer of ReLUs outputs only zeros)"
-        return ""
+            return Divergence.DIED
+        return None
 
-    def _roll_back(self, problem: str) -> str:
+    def _roll_back(self, stop: Divergence) -> str:
         """Restore the kept copy of the best recorded weights; the message for the user."""
         if not np.isfinite(self.best_loss):
-            return f"Cannot train from these weights: {problem}."
-        for saved, p in zip(self._backup, self.optimizer.params):
+            return f"Cannot train from these weights: {stop.value}."
+        for saved, p in zip(self._best_weights, self.optimizer.params):
             np.copyto(p.data, saved)
         self.epoch = self.best_epoch
         self.history[:] = [r for r in self.history if r.epoch <= self.epoch]
         self.optimizer.reset()  # its moments came from the steps that went wrong
-        return (f"Training diverged at learning rate {self.lr:g}: {problem}. "
+        return (f"Training diverged at learning rate {self.lr:g}: {stop.value}. "
                 f"The weights of epoch {self.epoch}, with the lowest loss so far ({self.best_loss:.4f}), "
                 "were kept; try a smaller learning rate.")
 
-    def _record(self, train_loss: float, train_acc: float) -> None:
-        test_loss, test_acc = self.evaluate(self.x_test, self.y_test)
-        self.history.append(Record(self.epoch, train_loss, test_loss, train_acc, test_acc))
-
+    # ---------------------------------------------------------------- evaluation
     def evaluate(self, x, y) -> tuple[float, float]:
         """(loss, accuracy) of the current weights on (x, y), without building a graph."""
         with no_grad():
@@ -159,12 +206,13 @@ class Trainer:
     def evaluate_train(self) -> tuple[float, float]:
         return self.evaluate(self.x_train, self.y_train)
 
-    def inspect(self) -> tuple[Record, str]:
-        """A history row for the current weights, and what the next step would refuse in them ("" if
-        nothing): a caller that shows the weights between chunks learns of a broken update at once."""
+    def inspect(self) -> Record:
+        """A Record of the current weights, without a step (so without layer health)."""
+        return self._evaluate_current()[0]
+
+    def _evaluate_current(self) -> tuple[Record, np.ndarray]:
         with no_grad():
-            z = self.logits(self.x_train)
-            train_loss = bce_with_logits(z, self.y_train).item()
+            z = self.logits(self.x_train).data
+            train_loss = bce_with_logits(Value(z), self.y_train).item()
         test_loss, test_acc = self.evaluate(self.x_test, self.y_test)
-        record = Record(self.epoch, train_loss, test_loss, accuracy(z.data, self.y_train), test_acc)
-        return record, self.diagnose(train_loss, z.data)
+        return Record(self.epoch, train_loss, test_loss, accuracy(z, self.y_train), test_acc), z

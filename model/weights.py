@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model.nn import Linear, ReLU, Sequential, Sigmoid
+from model.nn import LAYERS, Linear, Sequential
 
 FORMAT = "micrograd-np weights v1"
 META_KEY = "__meta__"
 PREPROCESSING = "RGB 64x64, x = pixels.reshape(m, -1) / 255 (row-major, channel fastest)"
-ACTIVATIONS = {"ReLU": ReLU, "Sigmoid": Sigmoid}
 
 
 class WeightsError(ValueError):
@@ -35,7 +34,7 @@ def architecture(model: Sequential) -> list[dict]:
     for layer in model.layers:
         if isinstance(layer, Linear):
             spec.append({"type": "Linear", "in": layer.n_in, "out": layer.n_out})
-        elif type(layer).__name__ in ACTIVATIONS:
+        elif LAYERS.get(type(layer).__name__) is type(layer):
             spec.append({"type": type(layer).__name__})
         else:
             raise TypeError(f"cannot describe layer {layer!r} in a weight file")
@@ -52,8 +51,8 @@ def build(spec: list[dict]) -> Sequential:
             if not (isinstance(n_in, int) and isinstance(n_out, int) and n_in > 0 and n_out > 0):
                 raise WeightsError(f"the layer description {item} has no valid sizes")
             layers.append(Linear(n_in, n_out, np.random.RandomState(0)))
-        elif kind in ACTIVATIONS:
-            layers.append(ACTIVATIONS[kind]())
+        elif kind in LAYERS and kind != "Linear":
+            layers.append(LAYERS[kind]())
         else:
             raise WeightsError(f"unknown layer {item!r} in the weight file")
     return Sequential(*layers)
@@ -142,3 +141,11 @@ def _jsonable(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def clone_model(model: Sequential, dtype=None) -> Sequential:
+    """A new model with the same layers and copies of the weights, optionally in another dtype."""
+    clone = build(architecture(model))
+    clone.astype(model.parameters()[0].dtype if dtype is None else dtype)
+    clone.load_state_dict(model.state_dict())
+    return clone

@@ -1,12 +1,12 @@
 """Fixtures for the AppTest tests: the page started in-process, with the data set and the weights either
-present or made missing through the env vars the page reads (CATVNONCAT_DATA_DIR, MICROGRAD_WEIGHTS)."""
+present or made missing through the env vars the page reads (MICROGRAD_DATA_DIR, MICROGRAD_WEIGHTS)."""
 import os
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.session import DATA_ENV, WEIGHTS_ENV
+from ui.resources import DATA_ENV, WEIGHTS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "app.py"

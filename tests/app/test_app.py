@@ -14,10 +14,10 @@ import re
 import numpy as np
 import pytest
 
-from model import session as ms
-from model.gallery import CAPTION_RE
 from model.weights import load_weights
 from tests.model import image_factory as make
+from ui import session, settings
+from ui.gallery import CAPTION_RE
 
 CONTROL_KEYS = ("lr", "epochs", "play", "pause", "step", "reset", "upload")
 MP_RE = re.compile(r"^MP: (cat|non-cat)$")
@@ -26,7 +26,7 @@ MP_RE = re.compile(r"^MP: (cat|non-cat)$")
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def training(at) -> ms.TrainingSession:
+def training(at) -> session.TrainingSession:
     return at.session_state["training"]
 
 
@@ -92,21 +92,21 @@ def test_every_control_exists_under_its_key(app):
     assert uploader.accept_multiple_files
     for ext in ("jpg", "jpeg", "png", "gif", "bmp", "webp", "tiff"):
         assert f".{ext}" in uploader.allowed_type
-    assert app.session_state["optimizer"] == "sgd" and app.session_state["start"] == ms.PRETRAINED
+    assert app.session_state["optimizer"] == "sgd" and app.session_state["start"] == settings.PRETRAINED
     assert app.get("download_button")
 
 
 def test_lr_slider_is_log_scaled():
-    ratios = np.diff(np.log10(ms.LR_CHOICES))
+    ratios = np.diff(np.log10(settings.LR_CHOICES))
     assert (ratios > 0).all() and ratios.max() < 0.25  # at most 1.67x between neighbours
-    assert ms.DEFAULT_LR in ms.LR_CHOICES
+    assert settings.DEFAULT_LR in settings.LR_CHOICES
 
 
 # --- training: play, pause, step, reset ---------------------------------------------------------
 
 
 def test_play_trains_in_ticks_and_pause_stops_at_once(app):
-    app.number_input(key="epochs").set_value(ms.MAX_EPOCHS).run()
+    app.number_input(key="epochs").set_value(settings.MAX_EPOCHS).run()
     app.button(key="play").click().run()
     no_exception(app)
     run = training(app)
@@ -147,9 +147,9 @@ def test_play_stops_at_the_epoch_target(app):
 def test_step_trains_a_few_epochs_and_grows_the_history(app):
     run = training(app)
     app.button(key="step").click().run()
-    assert run.epoch == ms.STEP_EPOCHS and not run.playing
+    assert run.epoch == settings.STEP_EPOCHS and not run.playing
     app.button(key="step").click().run()
-    assert run.epoch == 2 * ms.STEP_EPOCHS
+    assert run.epoch == 2 * settings.STEP_EPOCHS
     assert [r.epoch for r in run.history][:3] == [0, 10, 20]
     assert metric_value(app, "Epoch") == "20"
     assert all(m.delta for m in app.metric)  # deltas against the start of the run
@@ -161,7 +161,7 @@ def test_reset_restores_the_pretrained_model(app, weights_path):
     app.select_slider(key="lr").set_value(0.01).run()
     for _ in range(3):
         app.button(key="step").click().run()
-    assert training(app).epoch == 3 * ms.STEP_EPOCHS
+    assert training(app).epoch == 3 * settings.STEP_EPOCHS
     app.button(key="reset").click().run()
     run = training(app)
     assert run.epoch == 0 and not run.playing and not run.warning
@@ -173,7 +173,7 @@ def test_reset_restores_the_pretrained_model(app, weights_path):
 
 
 def test_lr_change_applies_to_the_next_chunk_while_playing(app):
-    app.number_input(key="epochs").set_value(ms.MAX_EPOCHS).run()
+    app.number_input(key="epochs").set_value(settings.MAX_EPOCHS).run()
     app.button(key="play").click().run()
     app.select_slider(key="lr").set_value(0.001).run()
     run = training(app)
@@ -183,18 +183,18 @@ def test_lr_change_applies_to_the_next_chunk_while_playing(app):
 
 def test_optimizer_or_start_change_starts_a_new_run(app):
     app.button(key="step").click().run()
-    assert training(app).epoch == ms.STEP_EPOCHS
+    assert training(app).epoch == settings.STEP_EPOCHS
     app.segmented_control(key="optimizer").set_value("adam").run()
     run = training(app)
     assert run.epoch == 0 and run.trainer.optimizer_name == "adam"
-    app.segmented_control(key="start").set_value(ms.FRESH).run()
+    app.segmented_control(key="start").set_value(settings.FRESH).run()
     run = training(app)
-    assert run.start == ms.FRESH and run.epoch == 0
+    assert run.start == settings.FRESH and run.epoch == 0
     no_exception(app)
 
 
 def test_fresh_start_matches_the_reference_cost(app):
-    app.segmented_control(key="start").set_value(ms.FRESH).run()
+    app.segmented_control(key="start").set_value(settings.FRESH).run()
     assert metric_value(app, "Train loss") == "0.7717"  # design.md: cost 0.771749 at epoch 0
     app.button(key="step").click().run()
     assert float(metric_value(app, "Train loss")) < 0.7717
@@ -215,7 +215,7 @@ def test_divergence_warning_keeps_the_last_good_weights(app):
     no_exception(app)
     app.select_slider(key="lr").set_value(0.0075).run()
     app.button(key="step").click().run()
-    assert not app.warning and training(app).epoch == ms.STEP_EPOCHS
+    assert not app.warning and training(app).epoch == settings.STEP_EPOCHS
 
 
 # --- the TL/MP grid ------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def test_grid_filters_mistakes_and_shows_the_training_images(app):
 
 def test_grid_follows_the_training(app):
     before = grid_captions(app)
-    app.segmented_control(key="start").set_value(ms.FRESH).run()
+    app.segmented_control(key="start").set_value(settings.FRESH).run()
     assert grid_captions(app) != before  # an untrained network calls things differently
 
 
@@ -354,7 +354,7 @@ def test_two_sessions_are_isolated(start_app, weights_path):
     upload(two, ("photo.png", make.png_rgb()), ("grey.png", make.png_gray()))
     before, grid = p_texts(two), grid_captions(two)
     one.select_slider(key="lr").set_value(1.0).run()
-    one.segmented_control(key="start").set_value(ms.FRESH).run()
+    one.segmented_control(key="start").set_value(settings.FRESH).run()
     one.select_slider(key="lr").set_value(0.05).run()
     for _ in range(3):
         one.button(key="step").click().run()
@@ -398,11 +398,11 @@ def test_missing_or_corrupt_weights_offer_training_from_scratch(start_app, tmp_p
     assert len(at.error) == 1
     message = at.error[0].value
     assert "pretrained weights could not be loaded" in message and "Play" in message
-    assert at.session_state["start"] == ms.FRESH
+    assert at.session_state["start"] == settings.FRESH
     assert at.segmented_control(key="start").disabled
     assert metric_value(at, "Train loss") == "0.7717"  # the reference initialization
     at.button(key="step").click().run()
-    assert training(at).epoch == ms.STEP_EPOCHS
+    assert training(at).epoch == settings.STEP_EPOCHS
     no_exception(at)
 
 
@@ -419,8 +419,8 @@ def test_download_gives_the_sessions_current_weights(app):
     app.button(key="step").click().run()
     run = training(app)
     model, meta = load_weights(run.weights_bytes())
-    assert meta["epochs"] == 2500 + ms.STEP_EPOCHS and meta["optimizer"] == "sgd"
+    assert meta["epochs"] == 2500 + settings.STEP_EPOCHS and meta["optimizer"] == "sgd"
     for a, b in zip(model.parameters(), run.model.parameters()):
         assert np.array_equal(a.data, b.data)
     assert app.get("download_button")[0].label.startswith("Download weights")
-    assert run.weights_filename() == f"cat_mlp_pretrained_{2500 + ms.STEP_EPOCHS}ep.npz"
+    assert run.weights_filename() == f"cat_mlp_pretrained_{2500 + settings.STEP_EPOCHS}ep.npz"

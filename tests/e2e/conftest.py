@@ -101,7 +101,7 @@ def app_url(data_dir):
     require(WEIGHTS.is_file(), f"{WEIGHTS} is missing; run `make weights`")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = SERVER_LOG
-    env = dict(os.environ, CATVNONCAT_DATA_DIR=str(data_dir), MICROGRAD_WEIGHTS=str(WEIGHTS),
+    env = dict(os.environ, MICROGRAD_DATA_DIR=str(data_dir), MICROGRAD_WEIGHTS=str(WEIGHTS),
                STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     for attempt in range(3):  # another process may grab the free port before the server binds it
         port = free_port()

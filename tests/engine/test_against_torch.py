@@ -14,7 +14,7 @@ EXPRESSIONS = {
     "bce": lambda x, w, b, y, m: -(y * (x @ w.T + b).sigmoid().log()
                                     + (1 - y) * (1 - (x @ w.T + b).sigmoid()).log()).mean(),
     "tanh exp pow": lambda x, w, b, y, m: ((x @ w.T).tanh().exp() ** 2 / (b * b + 1)).sum(),
-    "softplus axis": lambda x, w, b, y, m: m.softplus((x @ w.T - b)).sum(axis=0).mean(),
+    "softplus axis": lambda x, w, b, y, m: m.softplus(x @ w.T - b).sum(axis=0).mean(),
     "indexing": lambda x, w, b, y, m: (x @ w.T + b)[[0, 0, 2], 1:].sum() + w[1].sum(),
     "clip reshape": lambda x, w, b, y, m: m.clip(x @ w.T + b, -0.5, 0.5).reshape(2, 9).mean(axis=1).sum(),
 }

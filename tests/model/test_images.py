@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
+from model.images import DISPLAY_SIZE, MAX_BYTES, MAX_PIXELS, ImageError, PreparedImage, prepare_image, to_input
 from tests.model import image_factory as make
 from tests.model.image_factory import BLUE, GREEN, RED, WHITE
-from model.images import (DISPLAY_SIZE, MAX_BYTES, MAX_PIXELS, ImageError, PreparedImage, prepare_image,
-                          to_input)
 
 
 def mean_colour(pixels: np.ndarray) -> np.ndarray:

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from engine import Value
-from model.nn import Linear, ReLU, Sequential, Sigmoid, cat_mlp, linear, predict, predict_proba
+from model.cat import cat_mlp, predict, predict_proba
+from model.functional import linear
+from model.nn import Linear, ReLU, Sequential, Sigmoid
 from tests.engine.gradcheck import check_grads
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from engine import Value
-from model.nn import cat_mlp
+from model.cat import cat_mlp
 from model.optim import SGD, Adam
 from model.trainer import Trainer
 

@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from model.nn import cat_mlp, predict
+from model.cat import cat_mlp, predict
 from model.trainer import Trainer
 
 

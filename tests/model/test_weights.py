@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.nn import cat_mlp, predict, predict_proba
+from model.cat import cat_mlp, predict, predict_proba
 from model.weights import WeightsError, load_weights, save_weights, weights_bytes
 
 SHIPPED = Path(__file__).resolve().parents[2] / "weights" / "cat_mlp.npz"
@@ -155,4 +155,5 @@ def test_no_pickle_is_ever_loaded(tmp_path, monkeypatch):
 def test_weight_files_are_plain_zip_archives_of_npy(tmp_path):
     save_weights(small_model(), tmp_path / "m.npz")
     with zipfile.ZipFile(tmp_path / "m.npz") as z:
-        assert sorted(z.namelist()) == sorted(["0.weight.npy", "0.bias.npy", "2.weight.npy", "2.bias.npy", "__meta__.npy"])
+        assert sorted(z.namelist()) == sorted(
+            ["0.weight.npy", "0.bias.npy", "2.weight.npy", "2.bias.npy", "__meta__.npy"])

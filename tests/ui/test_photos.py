@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import uploads as up
-from model.gallery import escape_markdown
 from tests.model import image_factory as make
+from ui import photos as up
+from ui.text import escape_markdown
 
 GOOD = {
     "png": make.png_rgb(), "rgba": make.png_rgba(), "grey": make.png_gray(), "exif": make.jpeg_exif_rotated(),
@@ -98,7 +98,7 @@ def test_classify_batches_and_keeps_the_order():
 ])
 def test_prediction_labels(p, label, text):
     prediction = up.Prediction(p)
-    assert prediction.mp() == label and prediction.p_text == text
+    assert prediction.caption() == label and prediction.probability_text == text
 
 
 def test_display_width_fits_a_square_box():

@@ -1,4 +1,4 @@
-"""model.session: the training session behind the page (play / pause / step / reset, ticks, chart data)."""
+"""ui.session: the training session behind the page (play / pause / step / reset, ticks, chart data)."""
 from __future__ import annotations
 
 import math
@@ -8,15 +8,19 @@ import time
 import numpy as np
 import pytest
 
-from model import session as ms
-from model.nn import Linear, ReLU, Sequential, Sigmoid, cat_mlp
+from model import paths, weights
+from model.cat import cat_mlp, fits_the_task
+from model.nn import Linear, ReLU, Sequential, Sigmoid
 from model.trainer import Record
 from model.weights import load_weights, save_weights
+from ui import live, session, settings
+from ui import resources as shared
+from ui.text import describe_start, explain_markdown, format_lr, graph_summary
 
 
 @pytest.fixture(scope="module")
 def weights_file():
-    path = ms.REPO_ROOT / "weights" / "cat_mlp.npz"
+    path = paths.REPO_ROOT / "weights" / "cat_mlp.npz"
     if not path.is_file():
         if os.environ.get("CI"):
             pytest.fail(f"{path} is missing")
@@ -25,20 +29,20 @@ def weights_file():
 
 
 @pytest.fixture(scope="module")
-def resources(data_dir, weights_file) -> ms.Resources:
-    res = ms.load_resources(data_dir, weights_file)
+def resources(data_dir, weights_file) -> shared.Resources:
+    res = shared.load_resources(data_dir, weights_file)
     assert res.model is not None and res.data is not None
     return res
 
 
 @pytest.fixture(scope="module")
-def no_data(tmp_path_factory, weights_file) -> ms.Resources:
-    return ms.load_resources(tmp_path_factory.mktemp("empty"), weights_file)
+def no_data(tmp_path_factory, weights_file) -> shared.Resources:
+    return shared.load_resources(tmp_path_factory.mktemp("empty"), weights_file)
 
 
 @pytest.fixture(scope="module")
-def no_weights(tmp_path_factory, data_dir) -> ms.Resources:
-    return ms.load_resources(data_dir, tmp_path_factory.mktemp("w") / "missing.npz")
+def no_weights(tmp_path_factory, data_dir) -> shared.Resources:
+    return shared.load_resources(data_dir, tmp_path_factory.mktemp("w") / "missing.npz")
 
 
 def params(model):
@@ -49,9 +53,9 @@ def params(model):
 
 
 def test_lr_choices_are_log_spaced_from_1e4_to_1():
-    choices = np.array(ms.LR_CHOICES)
+    choices = np.array(settings.LR_CHOICES)
     assert choices[0] == pytest.approx(1e-4) and choices[-1] == 1.0
-    assert ms.DEFAULT_LR in ms.LR_CHOICES
+    assert settings.DEFAULT_LR in settings.LR_CHOICES
     steps = np.diff(np.log(choices))
     assert (steps > 0).all() and steps.max() / steps.min() < 2.1
 
@@ -59,7 +63,7 @@ def test_lr_choices_are_log_spaced_from_1e4_to_1():
 @pytest.mark.parametrize("lr, text", [(0.0075, "0.0075"), (1.0, "1"), (1e-4, "0.0001"), (0.00015, "0.00015"),
                                       (0.5, "0.5")])
 def test_format_lr_never_uses_scientific_notation(lr, text):
-    assert ms.format_lr(lr) == text
+    assert format_lr(lr) == text
 
 
 def records(n, step=10):
@@ -69,7 +73,7 @@ def records(n, step=10):
 @pytest.mark.parametrize("n", [0, 1, 2, 299, 300, 301, 2500])
 def test_thin_keeps_first_last_and_at_most_max_points(n):
     rows = records(n)
-    thinned = ms.thin(rows, 300)
+    thinned = live.thin(rows, 300)
     assert len(thinned) == min(n, 300)
     if n:
         assert thinned[0] is rows[0] and thinned[-1] is rows[-1]
@@ -77,35 +81,35 @@ def test_thin_keeps_first_last_and_at_most_max_points(n):
 
 
 def test_thin_spreads_points_evenly():
-    epochs = np.array([r.epoch for r in ms.thin(records(10_000), 100)])
+    epochs = np.array([r.epoch for r in live.thin(records(10_000), 100)])
     gaps = np.diff(epochs)
     assert gaps.max() - gaps.min() <= 10
 
 
 def test_chart_data_and_spec():
-    data = ms.chart_data(records(5))
+    data = live.chart_data(records(5))
     assert data == {"epoch": [0, 10, 20, 30, 40], "train loss": [1, 0.5, 1 / 3, 0.25, 0.2],
                     "test loss": [2, 1, 2 / 3, 0.5, 0.4]}
-    long, spec = ms.loss_chart(data, target=2500)
+    long, spec = live.loss_chart(data, target=2500)
     assert long["set"] == ["train"] * 5 + ["test"] * 5 and len(long["loss"]) == 10
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 2500]
-    _, spec = ms.loss_chart(ms.chart_data(records(400)), target=100)
+    _, spec = live.loss_chart(live.chart_data(records(400)), target=100)
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 3990]  # trained past the target with Step
 
 
 def test_metrics_format_and_deltas():
     start, now = Record(0, 0.7717, 0.8, 0.5, 0.34), Record(100, 0.6, 0.7, 0.75, 0.5)
-    shown = {m.label: m for m in ms.metrics(now, start, target=2500)}
+    shown = {m.label: m for m in live.metrics(now, start, target=2500)}
     assert shown["Epoch"].value == "100" and shown["Epoch"].delta == "of 2,500"
     assert shown["Train loss"].value == "0.6000" and shown["Train loss"].delta == "-0.1717"
     assert shown["Train loss"].delta_color == "inverse"  # lower is better
     assert shown["Test accuracy"].value == "50.0%" and shown["Test accuracy"].delta == "+16.0 pts"
-    at_start = {m.label: m for m in ms.metrics(start, start, target=2500)}
+    at_start = {m.label: m for m in live.metrics(start, start, target=2500)}
     assert all(m.delta is None for label, m in at_start.items() if label != "Epoch")
 
 
 def test_speed_meter_uses_the_wall_clock_over_a_window():
-    meter = ms.SpeedMeter(window=3.0)
+    meter = session.SpeedMeter(window=3.0)
     assert meter.rate is None
     meter.add(0.0, 100, 100, 0.2)
     assert meter.rate == pytest.approx(500)  # one tick: the chunk's own rate
@@ -122,7 +126,7 @@ def test_speed_meter_uses_the_wall_clock_over_a_window():
 def test_load_resources(resources):
     assert resources.weights_error is None and resources.data_error is None
     assert resources.base_epochs == 2500 and resources.classes == ("non-cat", "cat")
-    assert resources.train_data.x_train.dtype == ms.TRAIN_DTYPE
+    assert resources.train_data.x_train.dtype == shared.TRAIN_DTYPE
     assert not resources.train_data.x_train.flags.writeable
 
 
@@ -139,71 +143,70 @@ def test_missing_weights_are_a_message(no_weights):
 def test_corrupt_or_foreign_weights_are_a_message(tmp_path, data_dir):
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"\x00" * 100)
-    assert "not a readable weight file" in ms.load_resources(data_dir, corrupt).weights_error
+    assert "not a readable weight file" in shared.load_resources(data_dir, corrupt).weights_error
     foreign = tmp_path / "foreign.npz"
     save_weights(Sequential(Linear(10, 1), Sigmoid()), foreign)
-    assert "64x64" in ms.load_resources(data_dir, foreign).weights_error
+    assert "64x64" in shared.load_resources(data_dir, foreign).weights_error
     folder = tmp_path / "folder.npz"
     folder.mkdir()
-    assert ms.load_resources(data_dir, folder).weights_error
+    assert shared.load_resources(data_dir, folder).weights_error
 
 
 def test_default_paths_follow_the_environment(tmp_path):
-    data, weights = ms.default_paths({})
-    assert data == ms.REPO_ROOT / "data" and weights == ms.REPO_ROOT / "weights" / "cat_mlp.npz"
-    env = {ms.DATA_ENV: str(tmp_path), ms.WEIGHTS_ENV: str(tmp_path / "w.npz")}
-    assert ms.default_paths(env) == (tmp_path, tmp_path / "w.npz")
+    data, weights = shared.default_paths({})
+    assert data == paths.REPO_ROOT / "data" and weights == paths.REPO_ROOT / "weights" / "cat_mlp.npz"
+    env = {shared.DATA_ENV: str(tmp_path), shared.WEIGHTS_ENV: str(tmp_path / "w.npz")}
+    assert shared.default_paths(env) == (tmp_path, tmp_path / "w.npz")
 
 
 def test_files_stamp_changes_when_files_appear(tmp_path):
-    before = ms.files_stamp(tmp_path, tmp_path / "w.npz")
+    before = shared.files_stamp(tmp_path, tmp_path / "w.npz")
     (tmp_path / "train.h5").write_bytes(b"x")
     (tmp_path / "w.npz").write_bytes(b"y")
-    assert ms.files_stamp(tmp_path, tmp_path / "w.npz") != before
+    assert shared.files_stamp(tmp_path, tmp_path / "w.npz") != before
 
 
 def test_clone_model_copies_and_converts():
     model = cat_mlp(seed=3)
-    clone = ms.clone_model(model, np.float32)
+    clone = weights.clone_model(model, np.float32)
     assert clone.parameters()[0].dtype == np.float32
     for a, b in zip(model.parameters(), clone.parameters()):
         assert a is not b and a.data is not b.data
         np.testing.assert_allclose(a.data, b.data, rtol=1e-6)
-    same = ms.clone_model(model)
+    same = weights.clone_model(model)
     assert same.parameters()[0].dtype == np.float64
 
 
-def test_check_architecture():
-    ms.check_architecture(cat_mlp())
-    with pytest.raises(Exception, match="64x64"):
-        ms.check_architecture(Sequential(Linear(12288, 2), ReLU(), Linear(2, 3), Sigmoid()))
+def test_fits_the_task():
+    assert fits_the_task(cat_mlp())
+    assert not fits_the_task(Sequential(Linear(12288, 2), ReLU(), Linear(2, 3), Sigmoid()))
 
 
 # --- the session ---------------------------------------------------------------------------------
 
 
 def test_a_session_starts_as_the_pretrained_model(resources):
-    run = ms.TrainingSession(resources)
-    assert run.start == ms.PRETRAINED and run.epoch == 0 and not run.playing and run.can_train
+    run = session.TrainingSession(resources)
+    assert run.start == settings.PRETRAINED and run.epoch == 0 and not run.playing and run.can_train
     assert run.current.test_acc == pytest.approx(0.8) and run.current.train_acc == pytest.approx(206 / 209)
     assert run.model is not resources.model
-    for mine, shared in zip(run.model.parameters(), resources.model.parameters()):
-        assert mine.data is not shared.data and mine.dtype == ms.TRAIN_DTYPE
-    assert run.describe_start().startswith("This run started from the pretrained weights (already trained "
+    for mine, pretrained in zip(run.model.parameters(), resources.model.parameters()):
+        assert mine.data is not pretrained.data and mine.dtype == shared.TRAIN_DTYPE
+    assert describe_start(run).startswith("This run started from the pretrained weights (already trained "
                                            "2,500 epochs) and trains with SGD at learning rate 0.0075.")
-    assert "Fresh init" in run.describe_start()  # the tip, until the run has trained
+    assert "Fresh init" in describe_start(run)  # the tip, until the run has trained
     run.step()
-    assert "Fresh init" not in run.describe_start()
+    assert "Fresh init" not in describe_start(run)
 
 
 def test_fresh_start_is_the_reference_initialization(resources):
-    run = ms.TrainingSession(resources, start=ms.FRESH)
+    run = session.TrainingSession(resources, start=settings.FRESH)
     assert run.current.train_loss == pytest.approx(0.771749, abs=1e-5)  # design.md, epoch 0
     assert run.base_epochs == 0
 
 
 def test_play_ticks_until_the_target_and_never_past_it(resources):
-    run = ms.TrainingSession(resources, start=ms.FRESH, target=45)
+    run = session.TrainingSession(resources, start=settings.FRESH, target=45)
     assert not run.tick()  # not playing: nothing happens
     run.play()
     stopped = False
@@ -224,7 +227,7 @@ def test_play_ticks_until_the_target_and_never_past_it(resources):
 
 
 def test_reference_curve_is_reproduced(resources):
-    run = ms.TrainingSession(resources, start=ms.FRESH, target=100, dtype=np.float64)
+    run = session.TrainingSession(resources, start=settings.FRESH, target=100, dtype=np.float64)
     run.play()
     while not run.tick(seconds=1.0):
         pass
@@ -234,42 +237,42 @@ def test_reference_curve_is_reproduced(resources):
 
 
 def test_pause_stops_and_step_trains_a_few_epochs(resources):
-    run = ms.TrainingSession(resources, target=10_000)
+    run = session.TrainingSession(resources, target=10_000)
     run.play()
     run.tick(seconds=0.05)
     run.pause()
     paused = run.epoch
     assert not run.tick() and run.epoch == paused
     run.step()
-    assert run.epoch == paused + ms.STEP_EPOCHS and not run.playing
+    assert run.epoch == paused + settings.STEP_EPOCHS and not run.playing
     run.set_target(0)
     run.step(3)  # the target never limits a step
-    assert run.epoch == paused + ms.STEP_EPOCHS + 3
+    assert run.epoch == paused + settings.STEP_EPOCHS + 3
 
 
 def test_step_while_playing_pauses(resources):
-    run = ms.TrainingSession(resources, target=10_000)
+    run = session.TrainingSession(resources, target=10_000)
     run.play()
     run.step()
-    assert not run.playing and run.epoch == ms.STEP_EPOCHS
+    assert not run.playing and run.epoch == settings.STEP_EPOCHS
 
 
 def test_reset_restores_the_start_and_clears_everything(resources):
-    run = ms.TrainingSession(resources, lr=0.01)
+    run = session.TrainingSession(resources, lr=0.01)
     start = params(run.model)
     run.step(20)
     assert not all(np.array_equal(a, b) for a, b in zip(start, params(run.model)))
     run.reset()
     assert run.epoch == 0 and len(run.history) == 1 and run.warning is None and not run.playing
     assert all(np.array_equal(a, b) for a, b in zip(start, params(run.model)))
-    run.reset(start=ms.FRESH, optimizer="adam")
-    assert run.start == ms.FRESH and run.trainer.optimizer_name == "adam"
+    run.reset(start=settings.FRESH, optimizer="adam")
+    assert run.start == settings.FRESH and run.trainer.optimizer_name == "adam"
     with pytest.raises(ValueError):
         run.reset(optimizer="rmsprop")
 
 
 def test_lr_applies_to_the_next_chunk(resources):
-    run = ms.TrainingSession(resources)
+    run = session.TrainingSession(resources)
     run.set_lr(0.001)
     assert run.trainer.lr == 0.001
     run.reset()
@@ -277,7 +280,7 @@ def test_lr_applies_to_the_next_chunk(resources):
 
 
 def test_history_grows_and_ends_at_the_current_epoch(resources):
-    run = ms.TrainingSession(resources, start=ms.FRESH)
+    run = session.TrainingSession(resources, start=settings.FRESH)
     run.step(25)
     epochs = [r.epoch for r in run.history]
     assert epochs == [0, 10, 20, 25]
@@ -287,7 +290,7 @@ def test_history_grows_and_ends_at_the_current_epoch(resources):
 
 def test_the_shared_model_is_never_modified(resources, weights_file):
     before = params(resources.model)
-    run = ms.TrainingSession(resources, lr=0.05)
+    run = session.TrainingSession(resources, lr=0.05)
     run.step(30)
     run.reset()
     run.step(10)
@@ -297,34 +300,34 @@ def test_the_shared_model_is_never_modified(resources, weights_file):
 
 
 def test_sessions_are_independent(resources):
-    one, two = ms.TrainingSession(resources), ms.TrainingSession(resources)
+    one, two = session.TrainingSession(resources), session.TrainingSession(resources)
     x = resources.data.x_test
-    before = two.predict_proba(x)
+    before = two.p_cat(x)
     one.step(30)
-    assert not np.allclose(one.predict_proba(x), before)
-    np.testing.assert_array_equal(two.predict_proba(x), before)
+    assert not np.allclose(one.p_cat(x), before)
+    np.testing.assert_array_equal(two.p_cat(x), before)
 
 
-@pytest.mark.parametrize("start", [ms.PRETRAINED, ms.FRESH])
+@pytest.mark.parametrize("start", [settings.PRETRAINED, settings.FRESH])
 def test_a_diverging_rate_stops_with_a_warning_and_good_weights(resources, start):
-    run = ms.TrainingSession(resources, start=start, lr=1.0, target=10_000)
+    run = session.TrainingSession(resources, start=start, lr=1.0, target=10_000)
     run.play()
     for _ in range(20):
         if run.tick(seconds=0.05):
             break
     assert not run.playing and run.warning and "learning rate 1" in run.warning
-    z = run.predict_proba(resources.data.x_train)
+    z = run.p_cat(resources.data.x_train)
     assert np.isfinite(z).all() and z.min() < z.max()  # alive: different outputs for different images
     assert math.isfinite(run.current.train_loss)
     assert all(r.epoch <= run.epoch for r in run.history)
-    if start == ms.PRETRAINED:  # (the fresh net's one surviving step at lr 1 leaves it nearly dead)
+    if start == settings.PRETRAINED:  # (the fresh net's one surviving step at lr 1 leaves it nearly dead)
         run.set_lr(0.0075)
         run.step()
         assert run.warning is None  # a good step clears it
 
 
 def test_a_network_killed_by_the_last_update_of_a_chunk_is_caught(resources):
-    run = ms.TrainingSession(resources, start=ms.FRESH, lr=1.0)
+    run = session.TrainingSession(resources, start=settings.FRESH, lr=1.0)
     run.step(1)
     run.step(1)  # this update kills the ReLUs; the Trainer alone would notice only on its next forward pass
     assert run.warning and "died" in run.warning
@@ -332,34 +335,34 @@ def test_a_network_killed_by_the_last_update_of_a_chunk_is_caught(resources):
 
 
 def test_adam_from_a_fresh_start_gets_a_hint(resources):
-    run = ms.TrainingSession(resources, start=ms.FRESH, optimizer="adam")
+    run = session.TrainingSession(resources, start=settings.FRESH, optimizer="adam")
     run.step(200)
     assert run.warning and "Adam from a fresh initialization" in run.warning
 
 
 def test_without_data_the_session_predicts_but_cannot_train(no_data):
-    run = ms.TrainingSession(no_data)
+    run = session.TrainingSession(no_data)
     assert not run.can_train and run.trainer is None
     run.play()
     run.step()
     assert not run.playing and run.epoch == 0 and not run.tick()
     view = run.view()
     assert not view.play_enabled and view.metrics == [] and "data set" in view.status
-    p = run.predict_proba(np.zeros((2, 12288)))
+    p = run.p_cat(np.zeros((2, 12288)))
     assert p.shape == (2,) and ((0 <= p) & (p <= 1)).all()
     assert load_weights(run.weights_bytes())[1]["epochs"] == 2500
 
 
 def test_without_weights_the_session_starts_fresh(no_weights):
-    run = ms.TrainingSession(no_weights, start=ms.PRETRAINED)
-    assert run.start == ms.FRESH and not run.has_pretrained
+    run = session.TrainingSession(no_weights, start=settings.PRETRAINED)
+    assert run.start == settings.FRESH and not run.has_pretrained
     assert run.current.train_loss == pytest.approx(0.771749, abs=1e-5)
-    run.reset(start=ms.PRETRAINED)
-    assert run.start == ms.FRESH
+    run.reset(start=settings.PRETRAINED)
+    assert run.start == settings.FRESH
 
 
 def test_view_status_lines(resources):
-    run = ms.TrainingSession(resources, target=20)
+    run = session.TrainingSession(resources, target=20)
     assert run.view().status.startswith("Ready")
     run.play()
     assert run.view().status.startswith("Training") and run.view().pause_enabled
@@ -371,10 +374,10 @@ def test_view_status_lines(resources):
 
 
 def test_weights_bytes_round_trip(resources):
-    run = ms.TrainingSession(resources)
+    run = session.TrainingSession(resources)
     run.step()
     model, meta = load_weights(run.weights_bytes())
-    assert meta["epochs"] == 2510 and meta["start"] == ms.PRETRAINED and meta["lr"] == ms.DEFAULT_LR
+    assert meta["epochs"] == 2510 and meta["start"] == settings.PRETRAINED and meta["lr"] == settings.DEFAULT_LR
     assert meta["test_accuracy"] == pytest.approx(run.current.test_acc)
     for a, b in zip(model.parameters(), run.model.parameters()):
         assert np.array_equal(a.data, b.data)
@@ -384,7 +387,7 @@ def test_weights_bytes_waits_for_a_running_chunk(resources):
     """The download is built on another thread; the lock keeps it from reading half-updated weights."""
     import threading
 
-    run = ms.TrainingSession(resources)
+    run = session.TrainingSession(resources)
     got = {}
     with run.lock:
         thread = threading.Thread(target=lambda: got.setdefault("bytes", run.weights_bytes()))
@@ -396,18 +399,18 @@ def test_weights_bytes_waits_for_a_running_chunk(resources):
 
 
 def test_graph_summary_counts_one_steps_nodes():
-    summary = ms.graph_summary(cat_mlp())
+    summary = graph_summary(cat_mlp())
     assert summary.ops == {"parameter": 8, "linear": 4, "relu": 3, "bce_with_logits": 1}
     assert summary.nodes == 16 and summary.parameters == 245_973
-    text = ms.explain_markdown(summary, "sgd")
+    text = explain_markdown(summary, "sgd", 209, 50, session.TICK_SECONDS)
     assert "16 nodes" in text and "8 parameters" in text
     assert "reverse topological order" in text and "w -= lr * w.grad" in text
-    assert "Adam" in ms.explain_markdown(summary, "adam")
+    assert "Adam" in explain_markdown(summary, "adam", 209, 50, session.TICK_SECONDS)
 
 
 def test_ticks_run_back_to_back_within_the_budget(resources):
     now = iter(np.arange(0.0, 100.0, 0.1))  # a clock that advances 0.1 s per reading
-    run = ms.TrainingSession(resources, target=10_000, clock=lambda: next(now))
+    run = session.TrainingSession(resources, target=10_000, clock=lambda: next(now))
     assert list(run.ticks()) == []  # not playing: nothing
     run.play()
     results = list(run.ticks(budget=0.35, seconds=0.01))

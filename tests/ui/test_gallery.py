@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import io
-import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from model import gallery as g
+from ui import gallery as g
 
 
-def test_tlmp_captions_read_like_the_original_figure():
-    assert g.tlmp(1, 0) == "TL: cat | MP: non-cat"
-    assert g.tlmp(0.0, 1.0) == "TL: non-cat | MP: cat"
-    assert g.tlmp(True, 1) == "TL: cat | MP: cat"
-    assert g.mp(0) == "MP: non-cat" and g.mp(1) == "MP: cat"
-    assert g.CAPTION_RE.fullmatch(g.tlmp(0, 0))
+def test_grid_captions_read_like_the_original_figure():
+    assert g.grid_caption(1, 0) == "TL: cat | MP: non-cat"
+    assert g.grid_caption(0.0, 1.0) == "TL: non-cat | MP: cat"
+    assert g.grid_caption(True, 1) == "TL: cat | MP: cat"
+    assert g.prediction_caption(0) == "MP: non-cat" and g.prediction_caption(1) == "MP: cat"
+    assert g.CAPTION_RE.fullmatch(g.grid_caption(0, 0))
 
 
 def test_grid_items_flag_mistakes_and_filter():
@@ -69,42 +68,3 @@ def test_tile_cache_makes_each_png_once():
     assert cache.get(1, mistake=True) is png and cache.get(1, mistake=False) is not png
     decoded = np.asarray(Image.open(io.BytesIO(png)))
     assert np.array_equal(decoded, g.tile(images[1], mistake=True))
-
-
-MARKUP = [
-    "[x](javascript:alert(1)).png",
-    "<b>bold</b>.png",
-    "<img src=x onerror=alert(1)>.png",
-    "**strong** _em_ ~~strike~~ `code`.jpg",
-    ":red[alert] :material/home: :cat:.png",
-    "$\\frac{1}{2}$ and $$x$$.png",
-    "# heading.png",
-    "http://evil.example/x www.evil.example.png",
-    "a | b | c.png",
-    "line\nbreak\r\n.png",
-]
-
-
-@pytest.mark.parametrize("name", MARKUP)
-def test_escape_markdown_escapes_every_active_character(name):
-    escaped = g.escape_markdown(name)
-    assert "\n" not in escaped and "\r" not in escaped
-    # Every ASCII punctuation character is preceded by an (unescaped) backslash.
-    i = 0
-    while i < len(escaped):
-        c = escaped[i]
-        if c == "\\":
-            assert i + 1 < len(escaped) and not escaped[i + 1].isalnum(), escaped
-            i += 2
-            continue
-        assert c.isalnum() or c == " " or not c.isascii(), f"unescaped {c!r} in {escaped!r}"
-        i += 1
-    # Undoing the escapes gives the text back (line breaks as spaces).
-    assert re.sub(r"\\(.)", r"\1", escaped) == re.sub(r"[\r\n]+", " ", name)
-
-
-def test_escape_markdown_keep_code_keeps_our_code_spans():
-    text = "cat_mlp.npz does not exist (run `make weights` to train it)"
-    assert g.escape_markdown_keep_code(text) == (
-        "cat\\_mlp\\.npz does not exist \\(run `make weights` to train it\\)")
-    assert g.escape_markdown_keep_code("a `b") == "a \\`b"

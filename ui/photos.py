@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.gallery import CLASSES, escape_markdown, mp
+from model.cat import CLASSES, is_cat
 from model.images import FITS, ImageError, PreparedImage, prepare_image
-from model.nn import is_cat
+from ui.gallery import prediction_caption
+from ui.text import escape_markdown
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,12 @@ class Prediction:
     def label(self) -> int:
         return int(is_cat(self.p_cat))
 
-    def mp(self, classes=CLASSES) -> str:
+    def caption(self, classes=CLASSES) -> str:
         """'MP: cat' or 'MP: non-cat'."""
-        return mp(self.label, classes)
+        return prediction_caption(self.label, classes)
 
     @property
-    def p_text(self) -> str:
+    def probability_text(self) -> str:
         return f"P(cat) = {self.p_cat:.2f}" if 0.005 <= self.p_cat <= 0.995 else (
             "P(cat) > 0.99" if self.p_cat > 0.5 else "P(cat) < 0.01")
 

@@ -1,7 +1,4 @@
-"""The TL/MP grids of the page (true label / model prediction), and text that must stay plain text.
-
-Streamlit-free: the page gets ready-made captions, mistake flags, summaries and image bytes from here.
-"""
+"""The TL/MP grids (true label / model prediction): captions, mistake flags, summaries and framed tiles."""
 from __future__ import annotations
 
 import io
@@ -12,9 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from model.nn import is_cat
+from model.cat import CLASSES, is_cat
 
-CLASSES = ("non-cat", "cat")
 TILE_SCALE = 2  # 64 px images are shown at 128 px, every pixel a crisp 2x2 block
 FRAME = 4  # px of frame around each tile: red for a mistake, none (background) otherwise
 MISTAKE_RGB = (214, 48, 49)
@@ -27,12 +23,12 @@ def label_name(label, classes=CLASSES) -> str:
     return classes[int(round(float(label)))]
 
 
-def tlmp(true_label, predicted_label, classes=CLASSES) -> str:
+def grid_caption(true_label, predicted_label, classes=CLASSES) -> str:
     """The caption of the original README figure: 'TL: cat | MP: non-cat'."""
     return f"TL: {label_name(true_label, classes)} | MP: {label_name(predicted_label, classes)}"
 
 
-def mp(predicted_label, classes=CLASSES) -> str:
+def prediction_caption(predicted_label, classes=CLASSES) -> str:
     return f"MP: {label_name(predicted_label, classes)}"
 
 
@@ -57,7 +53,7 @@ def grid_items(labels, p_cat, mistakes_only: bool = False, classes=CLASSES) -> l
         raise ValueError(f"grid_items: {labels.shape[0]} labels but {p_cat.shape[0]} predictions")
     predicted = is_cat(p_cat).astype(float)
     items = [
-        GridItem(i, tlmp(t, m, classes), bool(t == m), float(p))
+        GridItem(i, grid_caption(t, m, classes), bool(t == m), float(p))
         for i, (t, m, p) in enumerate(zip(labels, predicted, p_cat))
     ]
     return [item for item in items if not item.correct] if mistakes_only else items
@@ -151,26 +147,3 @@ class TileCache:
             with self._lock:
                 self._tiles[key] = tile_png
         return tile_png
-
-
-# --- text from strangers -----------------------------------------------------------------------
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&\"'@^%/,;?])")
-
-
-def escape_markdown(text: str) -> str:
-    """Text that Streamlit's Markdown shows literally: no links, no HTML, no emphasis, no directives.
-
-    Every ASCII punctuation character that Markdown, GitHub's extensions (autolinks, tables, strike)
-    or Streamlit's own directives (:red[...], :material/icon:, $math$) could act on is backslash-escaped
-    (CommonMark shows an escaped punctuation character as itself), and line breaks become spaces.
-    """
-    text = re.sub(r"[\r\n\t\x00-\x1f\x7f]+", " ", str(text))
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
-
-def escape_markdown_keep_code(text: str) -> str:
-    """Like `escape_markdown`, but `code spans` stay code (for our own messages that name a command)."""
-    parts = re.split(r"(`[^`\r\n]+`)", str(text))
-    return "".join(part if part.startswith("`") and part.endswith("`") and len(part) > 1
-                   else escape_markdown(part) for part in parts)

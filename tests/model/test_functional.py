@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from engine import Value
-from model.losses import bce_with_logits, binary_cross_entropy
+from model.functional import bce_with_logits, binary_cross_entropy
 from tests.engine.gradcheck import check_grads
 
 Y = np.array([[1.0], [0.0], [1.0], [0.0]])

@@ -1,0 +1,169 @@
+"""What the live-training section shows: the status line, the metrics and the loss chart's Vega-Lite spec."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.trainer import Record
+from ui.settings import STEP_EPOCHS
+
+CHART_POINTS = 300  # the loss chart never draws more points than this
+CHART_REFRESH = 0.4  # seconds between loss-chart redraws while training (metrics redraw after every tick)
+
+
+def thin(records: list, max_points: int = CHART_POINTS) -> list:
+    """At most `max_points` records, evenly spread, always keeping the first and the last."""
+    n = len(records)
+    if n <= max_points:
+        return list(records)
+    if max_points < 2:
+        return [records[-1]] if max_points == 1 else []
+    keep = np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+    return [records[i] for i in keep]
+
+
+def chart_data(records: list, max_points: int = CHART_POINTS) -> dict[str, list]:
+    """Columns for a line chart of train and test loss against the epoch."""
+    rows = thin(records, max_points)
+    return {
+        "epoch": [r.epoch for r in rows],
+        "train loss": [r.train_loss for r in rows],
+        "test loss": [r.test_loss for r in rows],
+    }
+
+
+TRAIN_COLOR, TEST_COLOR = "#D9652B", "#3B6EA8"
+
+
+def loss_chart(chart: dict[str, list], target: int, height: int = 300) -> tuple[dict, dict]:
+    """(data, Vega-Lite spec) for the loss chart: train and test curves, a dot on the latest value of
+    each, and an x axis fixed from 0 to the target so the chart does not rescale while it grows."""
+    epochs = chart.get("epoch", [])
+    data = {
+        "epoch": list(epochs) * 2,
+        "loss": list(chart.get("train loss", [])) + list(chart.get("test loss", [])),
+        "set": ["train"] * len(epochs) + ["test"] * len(epochs),
+    }
+    x_max = max([target, *epochs]) if epochs else target
+    encoding = {
+        "x": {"field": "epoch", "type": "quantitative", "title": "epoch (this run)",
+              "scale": {"domain": [0, max(1, x_max)], "nice": False}, "axis": {"format": ",d"}},
+        "y": {"field": "loss", "type": "quantitative", "title": "loss",
+              "scale": {"zero": True}},
+        "color": {"field": "set", "type": "nominal", "title": None,
+                  "scale": {"domain": ["train", "test"], "range": [TRAIN_COLOR, TEST_COLOR]},
+                  "legend": {"orient": "top", "direction": "horizontal",
+                             "labelExpr": "datum.label + ' loss'"}},
+        "tooltip": [{"field": "set"}, {"field": "epoch", "format": ",d"}, {"field": "loss", "format": ".4f"}],
+    }
+    spec = {
+        "height": height,
+        "encoding": encoding,
+        "layer": [
+            {"mark": {"type": "line", "strokeWidth": 2.5, "interpolate": "monotone"}},
+            {"transform": [{"joinaggregate": [{"op": "max", "field": "epoch", "as": "last"}]},
+                           {"filter": "datum.epoch == datum.last"}],
+             "mark": {"type": "point", "filled": True, "size": 70, "opacity": 1}},
+        ],
+    }
+    return data, spec
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number on the page, formatted: label, value, delta (None: no delta shown) and its colouring."""
+
+    label: str
+    value: str
+    delta: str | None = None
+    delta_color: str = "normal"  # "inverse" when lower is better, "off" for a plain grey note
+    help: str | None = None
+
+
+def _signed(x: float, fmt: str) -> str:
+    text = format(x, fmt)
+    return text if text.startswith("-") else "+" + text
+
+
+def metrics(current: Record, initial: Record | None, base_epochs: int = 0, target: int | None = None,
+            n_train: int = 0, n_test: int = 0) -> list[Metric]:
+    """Epoch (out of `target`), losses and accuracies of `current`, with deltas since the run began."""
+    since = initial is not None and current.epoch != initial.epoch
+    epoch_help = ("Epochs trained in this run" + (f", on top of the {base_epochs:,} of the pretrained "
+                                                  "weights" if base_epochs else "") + ".")
+
+    def loss(label, now, then, what):
+        delta = _signed(now - then, ".4f") if since else None
+        return Metric(label, f"{now:.4f}", delta, "inverse",
+                      f"Binary cross-entropy on the {what}; the delta is the change since the run began.")
+
+    def acc(label, now, then, what):
+        delta = _signed(100 * (now - then), ".1f") + " pts" if since else None
+        return Metric(label, f"{100 * now:.1f}%", delta, "normal",
+                      f"Share of the {what} classified correctly (P(cat) > 0.5).")
+
+    start = initial or current
+    return [
+        Metric("Epoch", f"{current.epoch:,}", f"of {target:,}" if target else None, "off", epoch_help),
+        loss("Train loss", current.train_loss, start.train_loss, f"{n_train} training images"),
+        loss("Test loss", current.test_loss, start.test_loss, f"{n_test} test images"),
+        acc("Train accuracy", current.train_acc, start.train_acc, f"{n_train} training images"),
+        acc("Test accuracy", current.test_acc, start.test_acc, f"{n_test} test images"),
+    ]
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the live training section displays, computed in one go."""
+
+    can_train: bool
+    playing: bool
+    epoch: int  # epochs trained in this run
+    target: int
+    progress: float  # 0..1 toward the target
+    status: str  # one line: what is happening
+    epochs_per_second: float | None
+    metrics: list[Metric]
+    chart: dict[str, list]
+    warning: str | None
+    play_enabled: bool
+    pause_enabled: bool
+
+
+
+
+def status_line(session) -> str:
+    """One line: what the session is doing."""
+    epoch, target = session.epoch, session.target
+    if not session.can_train:
+        return "Training needs the data set."
+    if session.warning:
+        return f"Stopped at epoch {epoch:,}."
+    if session.playing:
+        return f"Training… epoch {epoch:,} of {target:,}"
+    if session.finished:
+        return f"Done: {epoch:,} epochs (target {target:,}). Raise the target to train on."
+    if epoch == 0:
+        return f"Ready: press Play to train {target:,} epochs, or Step for {STEP_EPOCHS}."
+    return f"Paused at epoch {epoch:,} of {target:,}."
+
+
+def live_view(session, max_points: int = CHART_POINTS) -> View:
+    """Everything the live-training section displays for `session`, computed in one go."""
+    epoch, target, can_train = session.epoch, session.target, session.can_train
+    sizes = session.data_sizes
+    return View(
+        can_train=can_train,
+        playing=session.playing,
+        epoch=epoch,
+        target=target,
+        progress=min(1.0, epoch / target) if target > 0 else 1.0,
+        status=status_line(session),
+        epochs_per_second=session.meter.rate,
+        metrics=metrics(session.current, session.initial, session.base_epochs, target, *sizes) if can_train else [],
+        chart=chart_data(session.history, max_points) if can_train else {},
+        warning=session.warning,
+        play_enabled=can_train and not session.playing and not session.finished,
+        pause_enabled=session.playing,
+    )

@@ -1,0 +1,254 @@
+"""One visitor's training run: play, pause, step and reset, training in ticks, and the redraw loop."""
+from __future__ import annotations
+
+import collections
+import math
+import threading
+import time
+
+import numpy as np
+
+from engine import no_grad
+from model.cat import cat_mlp
+from model.optim import OPTIMIZERS
+from model.trainer import Divergence, Record, Trainer
+from model.weights import clone_model, weights_bytes
+from ui.live import CHART_REFRESH, View, live_view
+from ui.photos import UploadCache
+from ui.resources import TRAIN_DTYPE, Resources
+from ui.settings import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_SEED, EVAL_EVERY, FRESH, PRETRAINED, STARTS, STEP_EPOCHS
+
+TICK_SECONDS = 0.2  # training time per tick while playing; the page redraws after each tick
+TICK_BUDGET = 1.0  # ticks run back to back within one fragment run for about this long
+TICK_INTERVAL = 0.1  # how often the page asks for the next run; requests arriving meanwhile are merged
+SPEED_WINDOW = 3.0  # seconds of ticks that epochs/s averages over
+ADAM_FRESH_HINT = (" Adam from a fresh initialization kills this network even at small learning rates; try SGD, "
+                   "or start from the pretrained weights.")
+
+
+class SpeedMeter:
+    """Epochs per second over the last few seconds of ticks (wall clock, so drawing time counts)."""
+
+    def __init__(self, window: float = SPEED_WINDOW):
+        self.window = window
+        self.marks: collections.deque = collections.deque()
+        self.last_chunk: float | None = None
+
+    def reset(self) -> None:
+        self.marks.clear()
+
+    def add(self, now: float, epoch: int, chunk_epochs: int, chunk_seconds: float) -> None:
+        if chunk_epochs and chunk_seconds > 0:
+            self.last_chunk = chunk_epochs / chunk_seconds
+        self.marks.append((now, epoch))
+        while len(self.marks) > 2 and now - self.marks[1][0] >= self.window:
+            self.marks.popleft()
+
+    @property
+    def rate(self) -> float | None:
+        if len(self.marks) >= 2:
+            (t0, e0), (t1, e1) = self.marks[0], self.marks[-1]
+            if t1 > t0 and e1 >= e0:
+                return (e1 - e0) / (t1 - t0)
+        return self.last_chunk
+
+
+class TrainingSession:
+    """One browser session's model, Trainer and play state.
+
+    The page calls the controls from widget callbacks, runs `play_loop()` in its training fragment and draws
+    `view()`. `lock` serializes training against readers on other threads (the download button's).
+    """
+
+    def __init__(self, resources: Resources, *, start: str = PRETRAINED, optimizer: str = "sgd",
+                 lr: float = DEFAULT_LR, target: int = DEFAULT_EPOCHS, seed: int = DEFAULT_SEED,
+                 dtype=TRAIN_DTYPE, eval_every: int = EVAL_EVERY, clock=time.perf_counter):
+        self.resources, self.dtype, self.eval_every, self.clock = resources, dtype, eval_every, clock
+        self.lock = threading.RLock()
+        self.lr, self.target, self.seed = float(lr), int(target), int(seed)
+        self.start, self.optimizer = start, optimizer
+        self.reset(start, optimizer)
+
+    # ---------------------------------------------------------------- state
+    @property
+    def can_train(self) -> bool:
+        return self.trainer is not None
+
+    @property
+    def epoch(self) -> int:
+        return self.trainer.epoch if self.trainer else 0
+
+    @property
+    def base_epochs(self) -> int:
+        """Epochs the starting weights had already been trained."""
+        return self.resources.base_epochs if self.start == PRETRAINED else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.can_train and self.epoch >= self.target
+
+    @property
+    def has_pretrained(self) -> bool:
+        return self.resources.model is not None
+
+    @property
+    def data_sizes(self) -> tuple[int, int]:
+        """(training images, test images): facts of the data set, 0 without it."""
+        data = self.resources.data
+        return (len(data.y_train), len(data.y_test)) if data is not None else (0, 0)
+
+    # ---------------------------------------------------------------- controls
+    def reset(self, start: str | None = None, optimizer: str | None = None, seed: int | None = None) -> None:
+        """Start over: the pretrained weights (or a fresh init), a new optimizer, an empty history."""
+        start, optimizer = start or self.start, optimizer or self.optimizer
+        if start not in STARTS:
+            raise ValueError(f"start must be one of {sorted(STARTS)}, got {start!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+        with self.lock:
+            if start == PRETRAINED and not self.has_pretrained:
+                start = FRESH
+            self.start, self.optimizer = start, optimizer
+            self.seed = self.seed if seed is None else int(seed)
+            self.model = (clone_model(self.resources.model, self.dtype) if start == PRETRAINED
+                          else cat_mlp(seed=self.seed).astype(self.dtype))
+            # The shared arrays in the training dtype (no per-session copy), else the float64 originals.
+            data = (self.resources.train_data if np.dtype(self.dtype) == np.dtype(TRAIN_DTYPE)
+                    else self.resources.data)
+            self.trainer = None if data is None else Trainer(
+                self.model, data, lr=self.lr, optimizer=optimizer, dtype=self.dtype, eval_every=self.eval_every)
+            self.playing, self.warning, self.meter = False, None, SpeedMeter()
+            self.initial = self.trainer.inspect() if self.trainer else Record(0, *[math.nan] * 4)
+            self.current = self.initial
+
+    def play(self) -> None:
+        """Train in ticks until the target; nothing to do without data or once the target is reached."""
+        if self.can_train and not self.finished:
+            self.playing, self.warning = True, None
+            self.meter.reset()
+
+    def pause(self) -> None:
+        self.playing = False
+
+    def step(self, epochs: int = STEP_EPOCHS) -> None:
+        """Pause, then train `epochs` more epochs (the target does not limit a step)."""
+        self.playing = False
+        if self.can_train:
+            self.warning = None
+            self.meter.reset()
+            self._train(epochs=epochs)
+
+    def set_lr(self, lr: float) -> None:
+        """Takes effect from the next chunk."""
+        self.lr = float(lr)
+        if self.trainer:
+            self.trainer.lr = self.lr
+
+    def set_target(self, epochs: int) -> None:
+        self.target = int(epochs)
+
+    # ---------------------------------------------------------------- ticking
+    def tick(self, seconds: float = TICK_SECONDS) -> bool:
+        """While playing, train for about `seconds`, never past the target; True when this tick stopped the
+        playing (target reached, or the run broke down), so the page knows to redraw its controls."""
+        if not self.playing:
+            return False
+        if self.can_train and not self.finished:
+            self._train(epochs=self.target - self.epoch, seconds=seconds)
+        if self.warning or not self.can_train or self.finished:
+            self.playing = False
+            return True
+        return False
+
+    def ticks(self, budget: float = TICK_BUDGET, seconds: float = TICK_SECONDS):
+        """Tick after tick while playing, for about `budget` seconds; yields after each tick whether it
+        stopped the playing. One fragment run shows several ticks: Streamlit's fixed cost per run (~50-80 ms
+        here) is paid once a second instead of once per tick."""
+        deadline = self.clock() + budget
+        while self.playing:
+            stopped = self.tick(seconds)
+            yield stopped
+            if stopped or self.clock() >= deadline:
+                return
+
+    def _train(self, epochs: int, seconds: float | None = None) -> None:
+        with self.lock:
+            result = self.trainer.run(epochs=epochs, seconds=seconds)
+            self.current = result.current
+            if result.diverged:
+                adam_died = result.stop is Divergence.DIED and self.optimizer == "adam" and self.start == FRESH
+                self.warning = result.message + (ADAM_FRESH_HINT if adam_died else "")
+            self.meter.add(self.clock(), self.epoch, max(result.epochs, 0), result.seconds)
+
+    # ---------------------------------------------------------------- reading
+    @property
+    def history(self) -> list[Record]:
+        """Every recorded row of this run, ending with the current weights."""
+        rows = list(self.trainer.history) if self.trainer else []
+        if not rows or rows[0].epoch != 0:
+            rows.insert(0, self.initial)
+        if rows[-1].epoch != self.current.epoch:
+            rows.append(self.current)
+        return rows
+
+    def view(self) -> View:
+        return live_view(self)
+
+    def p_cat(self, x) -> np.ndarray:
+        """P(cat) for each row of x, shape (m,), with the session's current weights."""
+        with self.lock, no_grad():
+            return self.model(np.asarray(x)).data.reshape(-1).astype(np.float64)
+
+    def weights_meta(self) -> dict:
+        meta = {"epochs": self.base_epochs + self.epoch, "lr": self.lr, "optimizer": self.optimizer,
+                "start": self.start, "seed": self.seed}
+        if self.can_train:
+            c = self.current
+            meta.update(train_loss=c.train_loss, test_loss=c.test_loss, train_accuracy=c.train_acc,
+                        test_accuracy=c.test_acc)
+        return meta
+
+    def weights_bytes(self) -> bytes:
+        """The session's current weights as a .npz file (loadable with model.weights.load_weights)."""
+        with self.lock:
+            return weights_bytes(self.model, **self.weights_meta())
+
+    def weights_filename(self) -> str:
+        return f"cat_mlp_{self.start}_{self.base_epochs + self.epoch}ep.npz"
+
+
+def play_loop(training: TrainingSession, redraw_metrics, redraw_chart, chart_every: float = CHART_REFRESH,
+              clock=time.monotonic) -> bool:
+    """The page's training fragment: tick after tick while playing, redrawing the metrics after each tick and
+    the chart every `chart_every` s; True when playing stopped (the page reruns to redraw its controls)."""
+    drawn = clock()
+    for stopped in training.ticks():
+        if stopped:
+            return True
+        redraw_metrics()
+        if clock() - drawn >= chart_every:
+            redraw_chart()
+            drawn = clock()
+    return False
+
+
+def page_defaults(resources: Resources) -> dict:
+    """The page's settings before the visitor changes any."""
+    return {"lr": DEFAULT_LR, "epochs": DEFAULT_EPOCHS, "optimizer": "sgd", "seed": DEFAULT_SEED,
+            "start": PRETRAINED if resources.model is not None else FRESH,
+            "grid_split": "test", "mistakes_only": False, "fit": "crop"}
+
+
+def training_for(state, resources: Resources) -> TrainingSession:
+    """This visitor's session, kept in `state` (the page's session state): made on first use with the page's
+    settings, remade when the shared files changed (after `make data`, say)."""
+    for name, value in page_defaults(resources).items():
+        state.setdefault(name, value)
+    if resources.model is None:
+        state["start"] = FRESH
+    training = state.get("training")
+    if training is None or training.resources is not resources:
+        training = TrainingSession(resources, start=state["start"], optimizer=state["optimizer"], lr=state["lr"],
+                                   target=state["epochs"], seed=state["seed"])
+        state["training"], state["uploads"] = training, UploadCache()
+    return training

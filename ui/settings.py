@@ -1,0 +1,17 @@
+"""The settings the page offers: their choices, defaults and bounds, in one place."""
+from __future__ import annotations
+
+from model.cat import REFERENCE_EPOCHS, REFERENCE_LR, REFERENCE_SEED
+from model.optim import OPTIMIZERS
+
+# Log-spaced choices for the learning-rate slider: 1, 1.5, 2, 3, 5, 7.5 per decade, 1e-4 ... 1.
+LR_CHOICES = tuple(float(f"{m}e{e}") for e in range(-4, 0) for m in (1, 1.5, 2, 3, 5, 7.5)) + (1.0,)
+DEFAULT_LR = REFERENCE_LR
+DEFAULT_EPOCHS = REFERENCE_EPOCHS
+MIN_EPOCHS, MAX_EPOCHS = 10, 20_000
+STEP_EPOCHS = 10  # what one press of Step trains
+OPTIMIZER_LABELS = {name: optimizer.label for name, optimizer in OPTIMIZERS.items()}
+PRETRAINED, FRESH = "pretrained", "fresh"
+STARTS = {PRETRAINED: "Pretrained", FRESH: "Fresh init"}
+DEFAULT_SEED = REFERENCE_SEED  # the fresh initialization's seed
+EVAL_EVERY = 10  # the Trainer records a history row every this many epochs

@@ -1,0 +1,114 @@
+"""The page's words: number formats, Markdown escaping for strangers' text, and the explainer."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.cat import cat_mlp
+from model.functional import bce_with_logits
+from model.nn import Linear, Sequential
+from ui.settings import DEFAULT_SEED, EVAL_EVERY, OPTIMIZER_LABELS, PRETRAINED
+
+
+def format_lr(lr: float) -> str:
+    """0.0075 -> '0.0075', 1.0 -> '1', 0.00015 -> '0.00015' (never scientific notation)."""
+    text = f"{lr:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&\"'@^%/,;?])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Streamlit's Markdown shows literally: no links, no HTML, no emphasis, no directives.
+
+    Every ASCII punctuation character that Markdown, GitHub's extensions (autolinks, tables, strike)
+    or Streamlit's own directives (:red[...], :material/icon:, $math$) could act on is backslash-escaped
+    (CommonMark shows an escaped punctuation character as itself), and line breaks become spaces.
+    """
+    text = re.sub(r"[\r\n\t\x00-\x1f\x7f]+", " ", str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def escape_markdown_keep_code(text: str) -> str:
+    """Like `escape_markdown`, but `code spans` stay code (for our own messages that name a command)."""
+    parts = re.split(r"(`[^`\r\n]+`)", str(text))
+    return "".join(part if part.startswith("`") and part.endswith("`") and len(part) > 1
+                   else escape_markdown(part) for part in parts)
+
+
+@dataclass(frozen=True)
+class GraphSummary:
+    """The computation graph of one training step, as the engine builds it."""
+
+    nodes: int
+    input_size: int  # pixel values per image
+    ops: dict  # op name -> count, in order of first appearance; "parameter" for the leaves
+    parameters: int  # number of weights and biases
+
+
+def layer_sizes(model: Sequential) -> str:
+    """'12288 → 20 → 7 → 5 → 1': the widths of a model's layers."""
+    linears = [layer for layer in model.layers if isinstance(layer, Linear)]
+    return " → ".join(str(n) for n in [linears[0].n_in, *(layer.n_out for layer in linears)]) if linears else ""
+
+
+def parameter_count(model: Sequential) -> int:
+    return int(sum(p.data.size for p in model.parameters()))
+
+
+def graph_summary(model: Sequential | None = None, batch: int = 2) -> GraphSummary:
+    """Build one step's graph (forward to the loss, as the Trainer does) and count its nodes by op."""
+    model = model if model is not None else cat_mlp(seed=DEFAULT_SEED)
+    x = np.zeros((batch, model.layers[0].n_in))
+    y = np.zeros((batch, 1))
+    loss = bce_with_logits(model[:-1](x), y)
+    ops: dict[str, int] = {}
+    order = loss.topological_order()  # the order backward() walks (reversed)
+    for node in order:
+        name = node.op or "parameter"
+        ops[name] = ops.get(name, 0) + 1
+    return GraphSummary(nodes=len(order), input_size=model.layers[0].n_in, ops=ops,
+                        parameters=parameter_count(model))
+
+
+def describe_start(training) -> str:
+    """One line on where this run started and how it trains, for under the chart."""
+    if training.start == PRETRAINED:
+        epochs = training.resources.base_epochs
+        start = "the pretrained weights" + (f" (already trained {epochs:,} epochs)" if epochs else "")
+    else:
+        start = f"a fresh initialization (seed {training.seed})"
+    text = (f"This run started from {start} and trains with {OPTIMIZER_LABELS[training.optimizer]} at learning "
+            f"rate {format_lr(training.lr)}.")
+    if training.start == PRETRAINED and training.epoch == 0 and training.can_train:
+        text += " To watch the network learn from scratch, pick **Fresh init** in the sidebar."
+    return text
+
+
+def explain_markdown(summary: GraphSummary, optimizer: str, n_train: int, n_test: int, tick_seconds: float) -> str:
+    """Markdown for the explainer: forward builds the graph, backward walks it, the optimizer steps."""
+    counts = ", ".join(f"{n} parameters (the leaves)" if op == "parameter" else f"{n} `{op}`"
+                       for op, n in summary.ops.items())
+    update = ("SGD moves each weight a small step against its gradient: `w -= lr * w.grad`."
+              if optimizer == "sgd" else
+              "Adam moves each weight against its gradient, scaled by running averages of the gradient "
+              "and of its square, so every weight gets a step size of its own.")
+    return f"""
+While **Play** runs, the page trains in chunks of about {tick_seconds:g} s and redraws between them.
+Each epoch inside a chunk is one step over all {n_train} training images:
+
+1. **Forward pass builds the graph.** `model(x)` pushes the ({n_train}, {summary.input_size}) batch of pixels through
+   four linear layers and three ReLUs; the loss is binary cross-entropy on the logits. Every operation
+   returns a `Value` that remembers its operands and how to send a gradient back to them. One step's
+   graph has **{summary.nodes} nodes**: {counts}. The pixels are constants: no gradient is computed for them.
+2. **`loss.backward()` walks the graph in reverse topological order**: starting from d(loss)/d(loss) = 1,
+   each node hands its gradient to its operands, so every one of the {summary.parameters:,} weights and
+   biases ends up with its `.grad`.
+3. **The optimizer steps.** {update} The graph is then dropped and freed.
+
+Every {EVAL_EVERY} epochs the {n_test} test images go through the network too, without building a graph, to draw
+the test curve. Training and test loss drifting apart is the model memorizing its {n_train} images.
+""".strip()
