@@ -36,10 +36,10 @@ install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
 data: install
-	$(PY) -m model.dataset
+	$(PY) -m model.fetch
 
 run: install
-	@$(PY) -m model.dataset || echo "warning: no dataset; the app still runs on the shipped weights (see the error above)"
+	@$(PY) -m model.fetch || echo "warning: no dataset; the app still runs on the shipped weights (see the error above)"
 	@test -f $(WEIGHTS) || echo "warning: $(WEIGHTS) is missing; run 'make weights' to train it"
 	$(VENV)/bin/streamlit run app.py
 
