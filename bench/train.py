@@ -16,13 +16,13 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from model.cat import REFERENCE_LR
+from model.paths import REPO_ROOT
 
-LR = 0.0075
+LR = REFERENCE_LR
 IMPLS = ("hand-written NumPy", "Trainer")
 TARGET_MEMORY = 1.2
 REFERENCE = {"float64": {"cost_2400": 0.092878, "train_acc": 0.9856, "test_acc": 0.80},

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from model.paths import DATA_DIR
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +15,7 @@ def data_dir() -> Path:
     Without the files the tests that need them skip on a developer's machine, but fail in CI (env CI
     set), where a silent skip would hide a broken `make data`.
     """
-    folder = REPO_ROOT / "data"
+    folder = DATA_DIR
     missing = [n for n in ("train_catvnoncat.h5", "test_catvnoncat.h5") if not (folder / n).is_file()]
     if missing:
         msg = f"{', '.join(missing)} not in {folder}; run `make data`"

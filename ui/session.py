@@ -199,22 +199,24 @@ class TrainingSession:
         with self.lock, no_grad():
             return self.model(np.asarray(x)).data.reshape(-1).astype(np.float64)
 
-    def weights_meta(self) -> dict:
-        meta = {"epochs": self.base_epochs + self.epoch, "lr": self.lr, "optimizer": self.optimizer,
-                "start": self.start, "seed": self.seed}
-        if self.can_train:
-            c = self.current
-            meta.update(train_loss=c.train_loss, test_loss=c.test_loss, train_accuracy=c.train_acc,
-                        test_accuracy=c.test_acc)
-        return meta
-
     def weights_bytes(self) -> bytes:
         """The session's current weights as a .npz file (loadable with model.weights.load_weights)."""
         with self.lock:
-            return weights_bytes(self.model, **self.weights_meta())
+            return weights_bytes(self.model, **weights_metadata(self))
 
     def weights_filename(self) -> str:
         return f"cat_mlp_{self.start}_{self.base_epochs + self.epoch}ep.npz"
+
+
+def weights_metadata(training: TrainingSession) -> dict:
+    """What a downloaded weight file says about how its weights came to be."""
+    meta = {"epochs": training.base_epochs + training.epoch, "lr": training.lr, "optimizer": training.optimizer,
+            "start": training.start, "seed": training.seed}
+    if training.can_train:
+        current = training.current
+        meta.update(train_loss=current.train_loss, test_loss=current.test_loss, train_accuracy=current.train_acc,
+                    test_accuracy=current.test_acc)
+    return meta
 
 
 def play_loop(training: TrainingSession, redraw_metrics, redraw_chart, chart_every: float = CHART_REFRESH,

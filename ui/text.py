@@ -80,7 +80,8 @@ def describe_start(training) -> str:
         epochs = training.resources.base_epochs
         start = "the pretrained weights" + (f" (already trained {epochs:,} epochs)" if epochs else "")
     else:
-        start = f"a fresh initialization (seed {training.seed})"
+        kind = "reference " if training.seed == DEFAULT_SEED else ""  # the course's draw
+        start = f"a fresh {kind}initialization (seed {training.seed})"
     text = (f"This run started from {start} and trains with {OPTIMIZER_LABELS[training.optimizer]} at learning "
             f"rate {format_lr(training.lr)}.")
     if training.start == PRETRAINED and training.epoch == 0 and training.can_train:

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from model.paths import REPO_ROOT, WEIGHTS_FILE
 from ui.resources import DATA_ENV, WEIGHTS_ENV
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "app.py"
 TIMEOUT = 60  # seconds per script run: generous, the CI machine may be busy
 
@@ -16,7 +16,7 @@ TIMEOUT = 60  # seconds per script run: generous, the CI machine may be busy
 @pytest.fixture(scope="session")
 def weights_path() -> Path:
     """The shipped pretrained weights (skipped on a developer machine without them, failed in CI)."""
-    path = REPO_ROOT / "weights" / "cat_mlp.npz"
+    path = WEIGHTS_FILE
     if not path.is_file():
         msg = f"{path} is missing; run `make weights`"
         if os.environ.get("CI"):

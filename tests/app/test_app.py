@@ -195,7 +195,7 @@ def test_optimizer_or_start_change_starts_a_new_run(app):
 
 def test_fresh_start_matches_the_reference_cost(app):
     app.segmented_control(key="start").set_value(settings.FRESH).run()
-    assert metric_value(app, "Train loss") == "0.7717"  # design.md: cost 0.771749 at epoch 0
+    assert metric_value(app, "Train loss") == "0.7717"  # README, "Reference numbers": cost 0.771749 at epoch 0
     app.button(key="step").click().run()
     assert float(metric_value(app, "Train loss")) < 0.7717
 

@@ -27,12 +27,13 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from model.paths import REPO_ROOT, WEIGHTS_FILE
+
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE / "artifacts"  # server log, screenshots of failed tests (git-ignored)
 SCREENSHOTS = HERE / "screenshots"  # every screenshot the tests take (git-ignored)
 SERVER_LOG = ARTIFACTS / "streamlit.log"
-WEIGHTS = REPO_ROOT / "weights" / "cat_mlp.npz"
+WEIGHTS = WEIGHTS_FILE
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -1,4 +1,4 @@
-"""Training reproduces the course's reference numbers (design.md) and behaves well in chunks."""
+"""Training reproduces the course's reference numbers (README, "Reference numbers") and behaves well in chunks."""
 import dataclasses
 
 import numpy as np

@@ -20,7 +20,7 @@ from ui.text import describe_start, explain_markdown, format_lr, graph_summary
 
 @pytest.fixture(scope="module")
 def weights_file():
-    path = paths.REPO_ROOT / "weights" / "cat_mlp.npz"
+    path = paths.WEIGHTS_FILE
     if not path.is_file():
         if os.environ.get("CI"):
             pytest.fail(f"{path} is missing")
@@ -154,7 +154,7 @@ def test_corrupt_or_foreign_weights_are_a_message(tmp_path, data_dir):
 
 def test_default_paths_follow_the_environment(tmp_path):
     data, weights = shared.default_paths({})
-    assert data == paths.REPO_ROOT / "data" and weights == paths.REPO_ROOT / "weights" / "cat_mlp.npz"
+    assert data == paths.DATA_DIR and weights == paths.WEIGHTS_FILE
     env = {shared.DATA_ENV: str(tmp_path), shared.WEIGHTS_ENV: str(tmp_path / "w.npz")}
     assert shared.default_paths(env) == (tmp_path, tmp_path / "w.npz")
 
@@ -201,7 +201,7 @@ def test_a_session_starts_as_the_pretrained_model(resources):
 
 def test_fresh_start_is_the_reference_initialization(resources):
     run = session.TrainingSession(resources, start=settings.FRESH)
-    assert run.current.train_loss == pytest.approx(0.771749, abs=1e-5)  # design.md, epoch 0
+    assert run.current.train_loss == pytest.approx(0.771749, abs=1e-5)  # README, "Reference numbers": epoch 0
     assert run.base_epochs == 0
 
 
@@ -233,7 +233,7 @@ def test_reference_curve_is_reproduced(resources):
         pass
     costs = {r.epoch: r.train_loss for r in run.history}
     assert costs[0] == pytest.approx(0.771749, abs=1e-6)
-    assert costs[100] == pytest.approx(0.672053, abs=1e-6)  # design.md, epoch 100
+    assert costs[100] == pytest.approx(0.672053, abs=1e-6)  # README, "Reference numbers": epoch 100
 
 
 def test_pause_stops_and_step_trains_a_few_epochs(resources):
