@@ -1,20 +1,6 @@
-"""Section `app`: how fast the page trains while playing, against `Trainer.run` headless (target >= 0.8).
-
-Three contenders take turns in this process, repetition after repetition (rotating order). Each trains
-the course's fresh initialization (seed 1, SGD, lr 0.0075, float32 as the app trains) for `seconds` of
-wall time; we quote median epochs/s and the median of the paired ratios contender / headless.
-
-* headless: one `Trainer.run(seconds=...)`, nothing else: the ceiling.
-* fragment loop: app.py's training fragment without Streamlit: `ui.session.play_loop()` itself, with
-  the page's redraws (`view()` after each tick, the loss chart's spec every CHART_REFRESH s).
-* AppTest: the real app.py, Play pressed, then `at.run()` over and over. AppTest has no browser to
-  fire `run_every` timers and never does a fragment-only rerun: every `at.run()` reruns the *whole*
-  script (sidebar, explainer, uploads, TL/MP grid, then the training fragment, which trains ~TICK_BUDGET
-  s), and then parses the element tree; meanwhile the calling thread polls for the end of the run
-  every 1 ms, which slows the training itself on 2 cores. In the browser only the fragments rerun
-  (unpolled), so this row overstates the overhead, while the fragment loop understates it (it builds
-  and sends no elements): the real page lies between the two. The browser's own rendering happens on
-  the visitor's machine and is in neither.
+"""Section `app`: how fast the page trains while playing, against `Trainer.run` headless (target >= 0.8):
+the page's own `play_loop` without Streamlit, and the real app.py through AppTest (full reruns only, so
+it overstates the overhead; the browser, rerunning only the fragment, lies between the two).
 """
 from __future__ import annotations
 

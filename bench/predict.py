@@ -1,10 +1,5 @@
-"""Section `predict`: what one upload costs, from JPEG bytes to P(cat).
-
-* Single-image forward through the shipped model (`predict_proba` under no_grad), against the same
-  forward in hand-written NumPy with the same weights, side by side. Too short to time one call at a
-  time, so each timing covers CALLS calls.
-* `prepare_image` on a 12-megapixel photo-like JPEG (decode, orient, crop, resize): an absolute budget,
-  with no baseline, reported as a median. Upload to prediction is prepare + predict (target <= 300 ms).
+"""Section `predict`: what one upload costs, from JPEG bytes to P(cat): a single-image forward against
+hand-written NumPy, and `prepare_image` on a 12-megapixel JPEG (upload to prediction <= 300 ms).
 """
 from __future__ import annotations
 

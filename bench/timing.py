@@ -1,10 +1,5 @@
-"""Side-by-side timing: the contenders take turns, in the same process, repetition after repetition.
-
-Absolute times on a shared 2-core machine drift with whatever else is running, so we never judge them
-alone. Each repetition times every contender once, in a rotating order, and each candidate's time is
-divided by the baseline's time *of the same repetition*; we quote the median of those paired ratios
-(and the median time of each contender). Warm-up repetitions (BLAS buffers, caches, lazy imports) are
-run the same way and thrown away. Nothing here asserts on a time.
+"""Side-by-side timing: contenders take turns in one process, in a rotating order, and each is divided by the
+baseline of the same repetition; we quote medians of those paired ratios. Nothing here asserts on a time.
 """
 from __future__ import annotations
 

@@ -1,14 +1,5 @@
-"""Section `train`: a whole training run (2500 epochs, SGD, lr 0.0075), Trainer against hand-written.
-
-Each run is a fresh subprocess (`python -m bench.train WORKER ...`), so it starts with a clean heap
-and its own peak: runs alternate hand, Trainer, hand, Trainer... and we quote medians and paired ratios.
-
-Memory is tracemalloc's peak: every byte NumPy and Python allocate from just after the data set is
-loaded (model, optimizer, training copies of the data, history, each step's temporaries) to the end.
-It leaves out the interpreter, the libraries and the data set, which both contenders share, so the
-ratio compares what the training code itself holds. (Peak RSS would bury that under ~90 MB of shared
-libraries, and a child's ru_maxrss starts from its parent's on Linux.) tracemalloc slows every
-allocation, so it gets a process of its own, apart from the timed runs.
+"""Section `train`: a whole training run (2500 epochs, SGD, lr 0.0075), Trainer against hand-written, each in
+a fresh subprocess (clean heap, own peak), alternating; peak memory is tracemalloc's, in a process of its own.
 """
 from __future__ import annotations
 

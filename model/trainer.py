@@ -1,9 +1,6 @@
-"""Full-batch training in chunks, so a caller (the page, the CLI) can draw between chunks.
-
-One step: forward over the training images (the last Sigmoid folded into a stable BCE-with-logits),
-`loss.backward()`, the optimizer's update. Every `eval_every` epochs the step also records a `Record`
-(losses, accuracies and layer health) and keeps a copy of the weights if its loss is the lowest so far.
-The Trainer owns every divergence rule (`Divergence`): a chunk that breaks the network rolls back to that copy.
+"""Full-batch training in chunks, so a caller (the page, the CLI) can draw between chunks. Every `eval_every`
+epochs a step records a `Record` (losses, accuracies, layer health); the Trainer owns every divergence rule
+(`Divergence`) and rolls a broken chunk back to the best recorded weights.
 """
 from __future__ import annotations
 

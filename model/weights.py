@@ -1,9 +1,5 @@
-"""Weight files: a plain .npz of arrays plus one JSON string describing the model. No pickle.
-
-The JSON names every layer (`Linear` with its sizes, `ReLU`, `Sigmoid`), so the file alone rebuilds
-the architecture, and records how the inputs were prepared and how the weights were trained. Saving
-writes a temporary file beside the target and renames it, so an interrupted save never destroys the
-previous weights.
+"""Weight files: a plain .npz of arrays plus one JSON string naming every layer, so the file alone rebuilds
+the model. No pickle; saves are atomic (a temporary file beside the target, then a rename).
 """
 from __future__ import annotations
 
