@@ -17,6 +17,7 @@ GRID_REFRESH = 1.0  # seconds between redraws of the grids while training
 PHOTO_WIDTH = 240  # px, the upload as the visitor sees it
 PREVIEW_WIDTH = 128  # px, the 64x64 model input, each pixel a 2x2 block
 TILE_WIDTH = gallery.TILE_WIDTH
+METRIC_MIN_WIDTH = 150  # px: five metrics side by side on a laptop, two by two on a phone
 
 
 # --- shared, loaded once per process -------------------------------------------------------------
@@ -113,10 +114,14 @@ with st.sidebar:
 
 link_params = urls.to_params(st.session_state, session.page_defaults(resources))
 urls.sync(st.query_params, link_params)
-with st.sidebar, st.expander("Copy a link to these settings", icon=":material/link:"):
+
+
+def share_link() -> None:
+    """The link to this page with these settings, to copy (the Share button of the control row)."""
+    st.markdown("**Copy a link to these settings**")
     st.code(urls.share_url(st.context.url, link_params), language=None, wrap_lines=True)
-    st.caption("The copy button is at the link's top right. The page's own address carries the same "
-               "settings, so a phone's Share menu sends them too.")
+    st.caption("Copy it with the button at its corner. The page's own address carries the same settings, "
+               "so your browser's Share menu sends them too.")
 
 # --- header --------------------------------------------------------------------------------------
 
@@ -159,15 +164,20 @@ elif st.session_state.pop("fetched", False):
 
 # --- the control row: Play, Pause, Step and Reset above the metrics, on every screen size ---
 
+# Two pairs in a row that wraps: one line on a wide screen, Play and Pause over Step and Reset on a phone.
 with st.container(horizontal=True, gap="small", key="controls"):
-    st.button("Play", key="play", icon=":material/play_arrow:", type="primary", on_click=lambda: current().play(),
-              disabled=not training.view().play_enabled)
-    st.button("Pause", key="pause", icon=":material/pause:", on_click=lambda: current().pause(),
-              disabled=not playing)
-    st.button(f"Step {settings.STEP_EPOCHS}", key="step", icon=":material/skip_next:",
-              on_click=lambda: current().step(), disabled=not training.can_train)
-    st.button("Reset", key="reset", icon=":material/restart_alt:", on_click=restart, disabled=not training.can_train,
-              help="Back to the starting point chosen in the sidebar.")
+    with st.container(horizontal=True, gap="small", width="content"):
+        st.button("Play", key="play", icon=":material/play_arrow:", type="primary",
+                  on_click=lambda: current().play(), disabled=not training.view().play_enabled)
+        st.button("Pause", key="pause", icon=":material/pause:", on_click=lambda: current().pause(),
+                  disabled=not playing)
+    with st.container(horizontal=True, gap="small", width="content"):
+        st.button(f"Step {settings.STEP_EPOCHS}", key="step", icon=":material/skip_next:",
+                  on_click=lambda: current().step(), disabled=not training.can_train)
+        st.button("Reset", key="reset", icon=":material/restart_alt:", on_click=restart,
+                  disabled=not training.can_train, help="Back to the starting point chosen in the sidebar.")
+    with st.popover("Share", icon=":material/share:", help="Copy a link to these settings"):
+        share_link()
 
 live_section = st.container()  # filled by the training fragment at the end of the page
 
@@ -177,8 +187,9 @@ def show_live_view(run: session.TrainingSession) -> None:
     if not run.can_train:
         return  # the data-set section above says how to get the data
     view = run.view()
-    for column, metric in zip(st.columns(len(view.metrics)), view.metrics):
-        column.metric(metric.label, metric.value, metric.delta, delta_color=metric.delta_color,
+    with st.grid(len(view.metrics), min_column_width=METRIC_MIN_WIDTH):  # one row wide, two columns on a phone
+        for metric in view.metrics:
+            st.metric(metric.label, metric.value, metric.delta, delta_color=metric.delta_color,
                       delta_arrow="off" if metric.delta_color == "off" else "auto", help=metric.help,
                       border=True, height="stretch")
     speed = f" · {view.epochs_per_second:,.0f} epochs/s" if view.playing and view.epochs_per_second else ""

@@ -152,5 +152,6 @@ def sync(query_params, wanted: Mapping[str, str]) -> None:
 def share_url(base: str | None, wanted: Mapping[str, str]) -> str:
     """The page's address `base` (without a query) with the settings `wanted`; just the query without a base."""
     query = urllib.parse.urlencode(wanted)
-    base = (base or "").split("?", 1)[0]
+    parts = urllib.parse.urlsplit(base or "")
+    base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path or ("/" if parts.netloc else ""), "", ""))
     return f"{base}?{query}" if query else base

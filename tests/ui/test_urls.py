@@ -203,4 +203,6 @@ def test_share_url():
     assert share_url("http://localhost:8501/", wanted) == "http://localhost:8501/?lr=0.5&start=fresh"
     assert share_url("https://x.streamlit.app/?old=1", wanted) == "https://x.streamlit.app/?lr=0.5&start=fresh"
     assert share_url("http://localhost:8501/", {}) == "http://localhost:8501/"
+    assert share_url("http://127.0.0.1:8501", wanted) == "http://127.0.0.1:8501/?lr=0.5&start=fresh"
+    assert share_url("https://x.streamlit.app/~/+/#top", wanted) == "https://x.streamlit.app/~/+/?lr=0.5&start=fresh"
     assert share_url(None, wanted) == "?lr=0.5&start=fresh"
