@@ -143,7 +143,9 @@ st.header("Live training", divider="gray")
 
 # --- the data set from the page, while it is missing ---
 
-if resources.data is None:
+
+def offer_the_data_set() -> None:
+    """The download button, its progress bar and, if it failed, why; a rerun picks the files up."""
     st.info("**Training needs the catvnoncat data set**, the course's photos, which this server does not have "
             "yet. Download it here (or run `make data`); the page picks it up at once. Until then, uploads "
             "work with the pretrained model.", icon=":material/database:")
@@ -159,6 +161,10 @@ if resources.data is None:
         st.error(st.session_state.fetch_failure, icon=":material/cloud_off:")
     with st.expander("Why the data set is missing"):
         st.text(resources.data_error or "")
+
+
+if resources.data is None:
+    offer_the_data_set()
 elif st.session_state.pop("fetched", False):
     st.toast("The data set is in place: press **Play** to train.", icon=":material/check_circle:")
 

@@ -225,7 +225,7 @@ def test_changing_a_setting_updates_the_address_and_the_link_round_trips(open_pa
     at.segmented_control(key="optimizer").set_value("adam").run()
     expected = {"lr": "0.01", "epochs": "400", "optimizer": "adam", "start": "fresh", "seed": "5"}
     assert at.query_params == expected
-    share = next(c.value for c in at.sidebar.code)
+    share = next(c.value for c in at.code)  # in the Share popover of the control row
     assert share == "?" + "&".join(f"{k}={v}" for k, v in expected.items())  # no browser here: no base URL
     at.select_slider(key="lr").set_value(settings.DEFAULT_LR).run()
     assert "lr" not in at.query_params  # back to the default: the address says nothing about it
