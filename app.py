@@ -7,16 +7,17 @@ Layout only: every value drawn here comes ready-made from ui/ (README, "Where th
 import streamlit as st
 from streamlit.errors import StreamlitInvalidLayoutContextError
 
-from ui import gallery, live, photos, session, settings, text
+from ui import data, gallery, live, photos, session, settings, text, urls
 from ui import resources as shared
 
 st.set_page_config(page_title="Cat or not? · micrograd-np", page_icon="🐱", layout="wide",
-                   initial_sidebar_state="expanded")
+                   initial_sidebar_state="auto")  # phones open on the page, not the sidebar
 
 GRID_REFRESH = 1.0  # seconds between redraws of the grids while training
 PHOTO_WIDTH = 240  # px, the upload as the visitor sees it
 PREVIEW_WIDTH = 128  # px, the 64x64 model input, each pixel a 2x2 block
 TILE_WIDTH = gallery.TILE_WIDTH
+METRIC_MIN_WIDTH = 150  # px: five metrics side by side on a laptop, two by two on a phone
 
 
 # --- shared, loaded once per process -------------------------------------------------------------
@@ -37,6 +38,15 @@ data_dir, weights_path = shared.default_paths()
 stamp = shared.files_stamp(data_dir, weights_path)
 resources = load_resources(str(data_dir), str(weights_path), stamp)
 
+# --- settings from a link, ?lr=0.5&epochs=300&optimizer=adam&start=fresh&seed=3 (a session's first run) ---
+
+if "link_read" not in st.session_state:
+    st.session_state.link_read = True
+    from_link = urls.read_settings({key: st.query_params.get_all(key) for key in urls.KEYS})
+    st.session_state.update(from_link.settings)  # before the widgets and the training session are made
+    for notice in from_link.notices:
+        st.toast(notice, icon=":material/link_off:")
+
 # --- this visitor's state ------------------------------------------------------------------------
 
 training = session.training_for(st.session_state, resources)
@@ -50,6 +60,12 @@ def current() -> session.TrainingSession:
 
 def restart() -> None:
     current().reset(start=st.session_state.start, optimizer=st.session_state.optimizer)
+
+
+def new_seed() -> None:
+    """A new seed means a new fresh initialization: switch to Fresh init and start over from it."""
+    st.session_state.start = settings.FRESH
+    current().reset(start=settings.FRESH, optimizer=st.session_state.optimizer, seed=st.session_state.seed)
 
 
 # --- sidebar: the controls -----------------------------------------------------------------------
@@ -74,17 +90,14 @@ with st.sidebar:
         on_change=restart, disabled=not training.can_train or resources.model is None, width="stretch",
         help=f"The shipped weights (trained {resources.base_epochs:,} epochs), or the course's random "
              f"initialization (seed {training.seed}) to watch the network learn from scratch.")
-    st.caption("Changing the optimizer or the starting point starts a new run, like Reset.")
-
-    left, right = st.columns(2)
-    left.button("Play", key="play", icon=":material/play_arrow:", type="primary", width="stretch",
-                on_click=lambda: current().play(), disabled=not training.view().play_enabled)
-    right.button("Pause", key="pause", icon=":material/pause:", width="stretch",
-                 on_click=lambda: current().pause(), disabled=not playing)
-    left.button(f"Step {settings.STEP_EPOCHS}", key="step", icon=":material/skip_next:", width="stretch",
-                on_click=lambda: current().step(), disabled=not training.can_train)
-    right.button("Reset", key="reset", icon=":material/restart_alt:", width="stretch", on_click=restart,
-                 disabled=not training.can_train, help="Back to the starting point chosen above.")
+    # --- the seed of the fresh initialization ---
+    st.number_input("Seed of the fresh init", min_value=settings.MIN_SEED, max_value=settings.MAX_SEED, step=1,
+                    key="seed", on_change=new_seed, disabled=not training.can_train,
+                    help=f"Any whole number from {settings.MIN_SEED} to {settings.MAX_SEED:,}; "
+                         f"{settings.DEFAULT_SEED} is the course's.")
+    st.caption(text.SEED_CAPTION)
+    # --- end of the seed ---
+    st.caption("Changing the optimizer, the starting point or the seed starts a new run, like Reset.")
 
     st.divider()
     st.download_button(
@@ -93,9 +106,22 @@ with st.sidebar:
         width="stretch",
         help="This session's current weights; `model.weights.load_weights()` reads the file back.")
     if not training.can_train:
-        st.caption("Training needs the data set: run `make data`, then reload the page.")
+        st.caption("Training needs the data set: download it under **Live training**, or run `make data`.")
     st.caption(f"Model: {text.layer_sizes(training.model)}, {text.parameter_count(training.model):,} parameters. "
                "Each visitor trains a private copy.")
+
+# --- settings in the address: it follows every change, so it is always a link to these settings ---
+
+link_params = urls.to_params(st.session_state, session.page_defaults(resources))
+urls.sync(st.query_params, link_params)
+
+
+def share_link() -> None:
+    """The link to this page with these settings, to copy (the Share button of the control row)."""
+    st.markdown("**Copy a link to these settings**")
+    st.code(urls.share_url(st.context.url, link_params), language=None, wrap_lines=True)
+    st.caption("Copy it with the button at its corner. The page's own address carries the same settings, "
+               "so your browser's Share menu sends them too.")
 
 # --- header --------------------------------------------------------------------------------------
 
@@ -103,32 +129,73 @@ st.title("Cat or not?")
 st.markdown(
     "A four-layer perceptron learns to tell cats from non-cats on 64×64 photos, running on "
     "**micrograd-np**, a tiny autograd engine written in NumPy. Upload a photo to try the shipped "
-    "model, or press **Play** in the sidebar and watch your own copy train.")
+    "model, or press **Play** below and watch your own copy train.")
 if resources.weights_error:
     st.error(f"**The pretrained weights could not be loaded.** "
              f"{text.escape_markdown_keep_code(resources.weights_error)}"
              "  \nYou can still train from scratch: the model below starts from the course's random "
-             "initialization; press **Play** in the sidebar (or run `make weights` and reload).",
+             "initialization; press **Play** below (or run `make weights` and reload).",
              icon=":material/error:")
 
 # --- live training -------------------------------------------------------------------------------
 
 st.header("Live training", divider="gray")
+
+# --- the data set from the page, while it is missing ---
+
+
+def offer_the_data_set() -> None:
+    """The download button, its progress bar and, if it failed, why; a rerun picks the files up."""
+    st.info("**Training needs the catvnoncat data set**, the course's photos, which this server does not have "
+            "yet. Download it here (or run `make data`); the page picks it up at once. Until then, uploads "
+            "work with the pretrained model.", icon=":material/database:")
+    if st.button(data.FETCH_LABEL, key="fetch_data", icon=":material/download:", type="primary"):
+        bar = st.progress(0.0, text="Connecting…")
+        fetched = data.fetch_data(data_dir, lambda fraction, line: bar.progress(fraction, text=line))
+        st.session_state.fetch_failure = fetched.message
+        if fetched.ok:
+            st.session_state.fetched = True
+            st.rerun()  # the files changed, so does the stamp: the next run loads them
+        bar.empty()
+    if st.session_state.get("fetch_failure"):
+        st.error(st.session_state.fetch_failure, icon=":material/cloud_off:")
+    with st.expander("Why the data set is missing"):
+        st.text(resources.data_error or "")
+
+
+if resources.data is None:
+    offer_the_data_set()
+elif st.session_state.pop("fetched", False):
+    st.toast("The data set is in place: press **Play** to train.", icon=":material/check_circle:")
+
+# --- the control row: Play, Pause, Step and Reset above the metrics, on every screen size ---
+
+# Two pairs in a row that wraps: one line on a wide screen, Play and Pause over Step and Reset on a phone.
+with st.container(horizontal=True, gap="small", key="controls"):
+    with st.container(horizontal=True, gap="small", width="content"):
+        st.button("Play", key="play", icon=":material/play_arrow:", type="primary",
+                  on_click=lambda: current().play(), disabled=not training.view().play_enabled)
+        st.button("Pause", key="pause", icon=":material/pause:", on_click=lambda: current().pause(),
+                  disabled=not playing)
+    with st.container(horizontal=True, gap="small", width="content"):
+        st.button(f"Step {settings.STEP_EPOCHS}", key="step", icon=":material/skip_next:",
+                  on_click=lambda: current().step(), disabled=not training.can_train)
+        st.button("Reset", key="reset", icon=":material/restart_alt:", on_click=restart,
+                  disabled=not training.can_train, help="Back to the starting point chosen in the sidebar.")
+    with st.popover("Share", icon=":material/share:", help="Copy a link to these settings"):
+        share_link()
+
 live_section = st.container()  # filled by the training fragment at the end of the page
 
 
 def show_live_view(run: session.TrainingSession) -> None:
     """Metrics, progress and any warning: redrawn after every tick."""
     if not run.can_train:
-        st.info("**Training needs the catvnoncat data set**, which is not in this checkout: run "
-                "`make data` and reload the page. Until then, uploads work with the pretrained "
-                "model.", icon=":material/database:")
-        with st.expander("Why the data set is missing"):
-            st.text(resources.data_error or "")
-        return
+        return  # the data-set section above says how to get the data
     view = run.view()
-    for column, metric in zip(st.columns(len(view.metrics)), view.metrics):
-        column.metric(metric.label, metric.value, metric.delta, delta_color=metric.delta_color,
+    with st.grid(len(view.metrics), min_column_width=METRIC_MIN_WIDTH):  # one row wide, two columns on a phone
+        for metric in view.metrics:
+            st.metric(metric.label, metric.value, metric.delta, delta_color=metric.delta_color,
                       delta_arrow="off" if metric.delta_color == "off" else "auto", help=metric.help,
                       border=True, height="stretch")
     speed = f" · {view.epochs_per_second:,.0f} epochs/s" if view.playing and view.epochs_per_second else ""
@@ -161,6 +228,13 @@ def your_photos() -> None:
     files = st.file_uploader(
         "Upload photos: JPEG, PNG, GIF, BMP, WebP or TIFF, up to 20 MB and 50 megapixels each",
         type=list(photos.UPLOADER_TYPES), accept_multiple_files=True, key="upload")
+    # --- the camera: a second way to give a photo, which then takes the uploads' path ---
+    if st.toggle("Take a photo with the camera", key="camera_on",
+                 help="The browser asks for the camera only once you switch this on."):
+        shot = st.camera_input("Take a photo", key="camera", label_visibility="collapsed")
+        if shot is not None:
+            files = [*(files or []), photos.CameraShot(shot.file_id, shot.getvalue)]
+    # --- end of the camera ---
     if not files:
         st.caption("The model sees a 64×64 square, like the training images: the centre of your photo "
                    "(or the whole photo squashed). Cats filling the frame work best; it has only ever seen "
@@ -223,8 +297,8 @@ st.header("True label vs. model prediction", divider="gray")
 def tl_mp_grid() -> None:
     run = current()
     if resources.data is None:
-        st.info("The test images come with the data set: run `make data` and reload the page.",
-                icon=":material/database:")
+        st.info("The test images come with the data set: download it under **Live training** (or run "
+                "`make data`).", icon=":material/database:")
         return
     with st.container(horizontal=True, vertical_alignment="bottom", gap="large"):
         split_name = st.segmented_control(

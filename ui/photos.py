@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,3 +119,13 @@ def classify(predict_proba, uploads: list[Upload]) -> list[Prediction | None]:
     p = np.asarray(predict_proba(np.concatenate([u.prepared.x for u in good]))).reshape(-1)
     found = iter(Prediction(float(v)) for v in p)
     return [next(found) if u.ok else None for u in uploads]
+
+
+@dataclass(frozen=True)
+class CameraShot:
+    """A photo from st.camera_input, shaped like an upload (file_id, name, getvalue), so that it takes the
+    uploads' path: the same limits, errors, cache and classification."""
+
+    file_id: str
+    getvalue: Callable[[], bytes]
+    name: str = "camera photo"

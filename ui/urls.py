@@ -1,0 +1,157 @@
+"""Settings in the page's address, so that a link opens the page set up as its sender had it:
+`?lr=0.5&epochs=300&optimizer=adam&start=fresh&seed=3`.
+
+Reading never fails: a value the page cannot use is left out with a one-line notice naming the parameter and
+why. Numbers follow their widgets: a value between a widget's steps snaps to the nearest step (with a notice),
+a value outside the widget's range is ignored. The address carries only the settings that differ from the
+page's defaults, so the plain address stays plain.
+"""
+from __future__ import annotations
+
+import math
+import re
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from model.optim import OPTIMIZERS
+from ui.settings import LR_CHOICES, MAX_EPOCHS, MAX_SEED, MIN_EPOCHS, MIN_SEED, STARTS
+from ui.text import escape_markdown, format_lr
+
+KEYS = ("lr", "epochs", "optimizer", "start", "seed")  # the parameters, named like the page's widget keys
+MAX_CHARS = 40  # a longer value is ignored unread: people type or paste these links
+SHOWN_CHARS = 20  # how much of a bad value its notice repeats
+# Plain ASCII decimals only: no nan, inf, hex, 1_000 or other scripts' digits (all of which float() takes).
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
+class BadValue(ValueError):
+    """Why a parameter's value cannot be used: a short phrase for the notice."""
+
+
+@dataclass(frozen=True)
+class FromAddress:
+    """What a link asks for: the usable settings, and a notice for each value ignored or adjusted."""
+
+    settings: dict = field(default_factory=dict)  # widget key -> value, ready for the page's session state
+    notices: list = field(default_factory=list)  # Markdown sentences; strangers' text in them is escaped
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+
+def _number(text: str) -> float:
+    if not _NUMBER.fullmatch(text):
+        raise BadValue("not a number")
+    return float(text)  # may be inf ("1e999"): the range check below turns that away
+
+
+def _check_range(value: float, low, high, show) -> None:
+    if not low <= value <= high:
+        raise BadValue(f"outside {show(low)} to {show(high)}")
+
+
+def _lr(text: str) -> tuple[float, str | None]:
+    """One of the slider's choices: the nearest on its log scale."""
+    value = _number(text)
+    _check_range(value, LR_CHOICES[0], LR_CHOICES[-1], format_lr)
+    nearest = min(LR_CHOICES, key=lambda choice: abs(math.log(choice / value)))
+    exact = math.isclose(nearest, value, rel_tol=1e-9)
+    return nearest, None if exact else f"between the slider's steps, so {format_lr(nearest)}"
+
+
+def _whole(low: int, high: int):
+    """A parser for a whole number in [low, high]: the nearest one."""
+
+    def parse(text: str) -> tuple[int, str | None]:
+        value = _number(text)
+        _check_range(value, low, high, lambda n: f"{n:,}")
+        whole = round(value)
+        return whole, None if whole == value else f"not a whole number, so {whole:,}"
+
+    return parse
+
+
+def _name(options):
+    """A parser for one of `options` (case does not matter)."""
+
+    def parse(text: str) -> tuple[str, None]:
+        name = text.lower()
+        if name not in options:
+            raise BadValue(f"not one of {', '.join(options)}")
+        return name, None
+
+    return parse
+
+
+PARSERS = {"lr": _lr, "epochs": _whole(MIN_EPOCHS, MAX_EPOCHS), "optimizer": _name(OPTIMIZERS),
+           "start": _name(STARTS), "seed": _whole(MIN_SEED, MAX_SEED)}
+
+
+def _single(values: Sequence[str]) -> str:
+    """The one value given for a parameter, stripped; a repeated, empty or overlong one is a BadValue."""
+    if len(values) > 1:
+        raise BadValue(f"given {len(values)} times")
+    text = values[0].strip()
+    if not text:
+        raise BadValue("empty")
+    if len(text) > MAX_CHARS:
+        raise BadValue(f"{len(text):,} characters long")
+    return text
+
+
+def _shown(key: str, values: Sequence[str]) -> str:
+    """`**lr=abc**` for a notice: the parameter and (the start of) its value, shown literally."""
+    text = values[0].strip() if len(values) == 1 else ""
+    if len(text) > SHOWN_CHARS:
+        text = text[:SHOWN_CHARS].rstrip() + "…"
+    return f"**{key}={escape_markdown(text)}**" if text else f"**{key}**"
+
+
+def read_settings(params: Mapping[str, Sequence[str] | str]) -> FromAddress:
+    """The settings a link asks for. `params`: each parameter's values, as `st.query_params.get_all` gives
+    them (a plain string counts as one value); parameters other than KEYS are not ours and are skipped."""
+    settings, notices = {}, []
+    for key, parse in PARSERS.items():
+        values = params.get(key) or []
+        values = [values] if isinstance(values, str) else list(values)
+        if not values:
+            continue
+        try:
+            settings[key], note = parse(_single(values))
+        except BadValue as why:
+            notices.append(f"Ignored {_shown(key, values)} in the link: {why}.")
+            continue
+        if note:
+            notices.append(f"{_shown(key, values)} in the link: {note}.")
+    return FromAddress(settings, notices)
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+def to_params(state: Mapping, defaults: Mapping) -> dict[str, str]:
+    """What the address should carry: each setting in `state` that differs from `defaults`, as link text."""
+    params = {}
+    for key in KEYS:
+        value = state.get(key)
+        if value is not None and value != defaults.get(key):
+            params[key] = format_lr(value) if key == "lr" else str(value)
+    return params
+
+
+def sync(query_params, wanted: Mapping[str, str]) -> None:
+    """Make `query_params` (st.query_params, or any mapping with get_all) hold exactly `wanted` among KEYS,
+    touching nothing that is already right; parameters that are not ours stay as they are."""
+    for key in KEYS:
+        if key in wanted:
+            if query_params.get_all(key) != [wanted[key]]:
+                query_params[key] = wanted[key]
+        elif key in query_params:
+            del query_params[key]
+
+
+def share_url(base: str | None, wanted: Mapping[str, str]) -> str:
+    """The page's address `base` (without a query) with the settings `wanted`; just the query without a base."""
+    query = urllib.parse.urlencode(wanted)
+    parts = urllib.parse.urlsplit(base or "")
+    base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path or ("/" if parts.netloc else ""), "", ""))
+    return f"{base}?{query}" if query else base
