@@ -56,6 +56,7 @@ class Walk:
                  batch: int | None = None):
         self.loss, self.constants, self.leaf_word, self.batch = loss, tuple(constants), leaf_word, batch
         self.order = loss.topological_order()[::-1]  # the backward order: the loss first
+        self._position = {node: i for i, node in enumerate(self.order)}
         self.names = _complete_names(self.order, names)
         self.done = 0  # nodes visited so far
         self.received: dict = {}  # parent -> the share of the gradient it got at the last step
@@ -98,7 +99,7 @@ class Walk:
         return "current" if position == self.done - 1 else "done" if position < self.done else "pending"
 
     def position(self, node: Value) -> int:
-        return next(i for i, other in enumerate(self.order) if other is node)
+        return self._position[node]
 
     def name(self, node: Value) -> str:
         return self.names[node]
@@ -227,7 +228,6 @@ UNARY_RULES = {  # op -> (forward, the operand's share), with {x} the operand an
     "neg": ("{out} = -{x}", "{x}.grad += -{out}.grad"),
     "pow": ("{out} = {x} ** p", "{x}.grad += {out}.grad * p * {x} ** (p - 1)"),
     "clip": ("{out} = clip({x}, lo, hi)", "{x}.grad += {out}.grad * (lo <= {x} <= hi)"),
-    "sum": ("{out} = {x}.sum(axis)", "{x}.grad += {out}.grad, copied back along the summed axes"),
     "reshape": ("{out} = {x}.reshape(shape)", "{x}.grad += {out}.grad.reshape({x}.shape)"),
     "transpose": ("{out} = {x}.transpose(axes)", "{x}.grad += {out}.grad, transposed back"),
     "getitem": ("{out} = {x}[index]", "{x}.grad[index] += {out}.grad  # repeated indices add up"),
@@ -280,6 +280,8 @@ def rule(walk: Walk, node: Value) -> Rule:
         return _linear_rule(walk, node)
     if node.op == "bce_with_logits":
         return _bce_rule(walk, node)
+    if node.op == "sum":
+        return _sum_rule(walk, node)
     if node.op in UNARY_RULES:
         forward, share = UNARY_RULES[node.op]
         x = walk.name(node.parents[0])
@@ -289,6 +291,16 @@ def rule(walk: Walk, node: Value) -> Rule:
         return _binary_rule(walk, node)
     return Rule(f"{out} = {node.op}(...)", tuple(f"{walk.name(p)}.grad += its share of {out}.grad"
                                                  for p in node.parents))
+
+
+def _sum_rule(walk: Walk, node: Value) -> Rule:
+    out, x = walk.name(node), node.parents[0]
+    x_name = walk.name(x)
+    return Rule(f"{out} = {x_name}.sum()" if node.ndim == 0 else f"{out} = {x_name}.sum(axis)",
+                (f"{x_name}.grad += {out}.grad  # copied to every element: {shape_text(node.shape)} -> "
+                 f"{shape_text(x.shape)}",),
+                ("A sum's backward is a broadcast, the mirror of a broadcast's backward (a sum): every element "
+                 "that was added in gets the whole gradient.",))
 
 
 def _binary_rule(walk: Walk, node: Value) -> Rule:
@@ -511,7 +523,8 @@ def _passed(walk: Walk, node: Value) -> tuple:
         name, share, edges = walk.name(parent), walk.received.get(parent), node.parents.count(parent)
         if share is None:
             continue
-        in_all = f" in all, along {edges} edges (it is used {edges} times here: the shares add up)" if edges > 1 else ""
+        times = "twice" if edges == 2 else f"{edges} times"
+        in_all = f" in all, along {edges} edges (it is used {times} here: the shares add up)" if edges > 1 else ""
         if walk.numbers:
             text = (f"`{name}` receives {format_number(share)}{in_all}; `{name}.grad` is now "
                     f"{format_number(parent.grad)}")
@@ -746,9 +759,11 @@ class Stepper:
         if training.warning:
             self.notice = ("warning", training.warning)
         else:
+            after = training.current.train_loss
+            overshoot = " (one step can overshoot a little; over many, the loss falls)" if after > before else ""
             self.notice = ("success", f"**Epoch {training.epoch:,}.** The optimizer moved every weight a step "
-                           f"against its gradient: the training loss went from {before:.6f} to "
-                           f"{training.current.train_loss:.6f}. Below is the next step's forward pass.")
+                           f"against its gradient: the training loss went from {before:.6f} to {after:.6f}"
+                           f"{overshoot}. Below is the next step's forward pass.")
 
     def _usable(self, training) -> bool:
         self.notice = None

@@ -181,7 +181,7 @@ def test_a_node_used_twice_accumulates_its_gradient():
     assert bp.detail(walk) is None  # nothing visited yet
     walk.step()
     passed = bp.detail(walk).passed
-    assert passed == ("`a` receives 2 in all, along 2 edges (it is used 2 times here: the shares add up); "
+    assert passed == ("`a` receives 2 in all, along 2 edges (it is used twice here: the shares add up); "
                       "`a.grad` is now 2",)
 
 
