@@ -197,6 +197,8 @@ if bp_view.example is not None:
     with order:
         st.markdown("**Backward order**")
         st.markdown(bp_view.order)
+        if bp_view.order_note:
+            st.caption(bp_view.order_note)
     with graph:
         st.graphviz_chart(bp_view.dot, width=bp_view.graph_width)
         st.caption(backprop.WHY_ORDER + (" Too small? The button at the graph's top right shows it full screen."

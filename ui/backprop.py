@@ -28,6 +28,8 @@ DONE_STYLE = 'fillcolor="#e3f1e4", color="#4b8b55"'
 CURRENT_STYLE = 'fillcolor="#fde4cf", color="#d9652b", penwidth=3'
 CONSTANT_STYLE = 'style="rounded,dashed", fillcolor="#ffffff", color="#9aa0a6", fontcolor="#5f6368"'
 FLOWED_EDGE = 'color="#d9652b", penwidth=1.6'  # the gradient has gone back along this edge
+LEAVES_NOTE = ("The leaves come last: their gradients are final once every node using them is visited, and they "
+               "have nothing to pass on.")
 WHY_ORDER = ("Backward visits the nodes in **reverse topological order**, so every node that used a value comes "
              "before it: by the time a node's turn comes, all the shares of its gradient have arrived and it is "
              "complete, ready to be passed on.")
@@ -203,6 +205,12 @@ def graph_width(walk: Walk, direction: str = "LR") -> int | str:
         return "content"
     width = RANK_WIDTH * walk.columns
     return width if width <= MAX_GRAPH_WIDTH else "stretch"
+
+
+def leaves_last(walk: Walk) -> bool:
+    """Whether the walk visits every leaf after every op node (the engine's order often does, not always)."""
+    kinds = [bool(node.op) for node in walk.order]
+    return kinds == sorted(kinds, reverse=True)
 
 
 def order_markdown(walk: Walk) -> str:
@@ -690,6 +698,7 @@ class SectionView:
     order: str
     detail: Detail | None
     done: str | None = None  # Markdown, once every node is visited
+    order_note: str | None = None  # Markdown under the order, when it applies
 
 
 class Stepper:
@@ -782,7 +791,8 @@ class Stepper:
         return SectionView(opened, message, self.notice, ready and not walk.finished,
                            ready and opened.pending is not None, walk.status, walk.done / walk.total,
                            graph_dot(walk, direction), graph_width(walk, direction),
-                           order_markdown(walk), self.current_detail(), done_note(opened))
+                           order_markdown(walk), self.current_detail(), done_note(opened),
+                           LEAVES_NOTE if leaves_last(walk) else None)
 
     def current_detail(self) -> Detail | None:
         """`detail()` of the current walk, computed once per step (its pictures are the costly part)."""

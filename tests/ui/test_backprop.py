@@ -100,6 +100,16 @@ def test_the_walk_leaves_exactly_what_backward_leaves():
         np.testing.assert_array_equal(a.grad, b.grad)  # bit for bit, intermediate nodes too
 
 
+def test_the_leaves_note_only_where_the_leaves_come_last():
+    a, b = Value(2.0), Value(3.0)
+    walk = bp.Walk(a * b, {a: "a", b: "b"})
+    assert bp.leaves_last(walk)
+    c = Value(1.0)
+    mixed = bp.Walk((a * c) * (c + 1), {a: "a", c: "c"})
+    assert [n.op or "leaf" for n in mixed.order] == ["mul", "mul", "leaf", "add", "leaf"]  # a comes before c + 1
+    assert not bp.leaves_last(mixed)
+
+
 def test_unnamed_nodes_are_numbered_in_forward_order():
     a = Value(1.0)
     loss = (a * 2 + 1) * 3
