@@ -477,8 +477,11 @@ def picture(walk: Walk, node: Value) -> Picture | None:
              f"White is 0, full colour ±{limit:.2g}.")
     row, column = _axes_of(walk, node)
     if grad.ndim == 2 and grad.shape[1] == INPUT_SIZE:
+        blank = [str(i) for i, g in enumerate(grad, start=1) if not g.any()]
+        why = "" if not blank else (f" {'Row' if len(blank) == 1 else 'Rows'} {', '.join(blank)}: all zero, no "
+                                    "gradient got through the ReLU to that unit.")
         return Picture("tiles", f"`{name}.grad`, one image per {row}: its {INPUT_SIZE:,} numbers as a "
-                       f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} picture, the three colour channels summed. " + scale,
+                       f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} picture, the three colour channels summed. " + scale + why,
                        tuple(image_rows(grad, limit)), tuple(f"row {i}" for i in range(1, len(grad) + 1)))
     if grad.ndim == 1 or 1 in grad.shape:
         axis = column if grad.ndim == 2 and grad.shape[0] == 1 else row

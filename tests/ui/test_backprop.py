@@ -10,6 +10,8 @@ import pytest
 
 from engine import Value
 from model import paths
+from model.cat import INPUT_SIZE
+from model.functional import linear
 from ui import backprop as bp
 from ui import resources as shared
 from ui import session
@@ -304,6 +306,19 @@ def test_pictures_of_the_gradients(resources):
     assert pictures["b1"].kind == "bars" and len(pictures["b1"].chart[0]["gradient"]) == 20
     assert pictures["z4"].kind == "bars" and "training image" in pictures["z4"].caption
     assert pictures["b4"] is None  # one number: its value says it all
+
+
+def test_a_first_layer_unit_that_gets_no_gradient_is_named():
+    rng = np.random.default_rng(1)
+    x = Value(rng.random((3, INPUT_SIZE)), requires_grad=False)
+    w, b = Value(rng.standard_normal((2, INPUT_SIZE)) * 0.01), Value(np.array([0.0, -100.0]))  # unit 2 is dead
+    loss = linear(x, w, b).relu().sum()
+    walk = bp.Walk(loss, {w: "W1", b: "b1"}, leaf_word="parameter")
+    walk.finish()
+    tiles = bp.picture(walk, w)
+    assert tiles.kind == "tiles" and len(tiles.images) == 2
+    assert tiles.caption.endswith("Row 2: all zero, no gradient got through the ReLU to that unit.")
+    assert (tiles.images[1] == bp.ZERO_RGB).all() and not (tiles.images[0] == bp.ZERO_RGB).all()
 
 
 def test_the_diverging_scale_is_symmetric_around_white():
