@@ -201,13 +201,11 @@ if bp_view.example is not None:
             st.caption(bp_view.order_note)
     with graph:
         st.graphviz_chart(bp_view.dot, width=bp_view.graph_width)
-        st.caption(backprop.WHY_ORDER + (" Too small? The button at the graph's top right shows it full screen."
-                                         if bp_view.graph_width == "stretch" else ""))
+        st.caption(bp_view.graph_caption)
         st.subheader("What happens at the current node", anchor=False)
         bp_detail = bp_view.detail
         if bp_detail is None:
-            st.markdown("Nothing yet: the forward pass has built the graph above. Press **Backward one step** "
-                        "to start at the output, whose gradient with respect to itself is 1.")
+            st.markdown(backprop.NOTHING_YET)
         else:
             st.markdown(f"**{bp_detail.title}**")
             st.code("\n".join((bp_detail.rule.forward, *bp_detail.rule.backward)), language="python")
@@ -215,7 +213,7 @@ if bp_view.example is not None:
                 st.markdown(note)
             st.markdown(bp_detail.gradient)
             if bp_detail.passed:
-                st.markdown("Passed on:\n" + "\n".join(f"- {line}" for line in bp_detail.passed))
+                st.markdown(bp_detail.passed_markdown)
             bp_picture = bp_detail.picture
             if bp_picture is not None and bp_picture.kind == "bars":
                 st.vega_lite_chart(*bp_picture.chart, width="stretch")

@@ -10,8 +10,10 @@ process is steadier when other programs share the cores:
   so a walk with its graph and pictures is open (and goes stale) while the run plays.
 
 AppTest reruns the whole script on every run, so the section is drawn on every one of them: the worst case.
-In the browser the section sits outside the training fragment and is not rerun while playing at all. Also
-timed, paused: one full rerun with the section and without it.
+In the browser the section sits outside the training fragment and is not rerun while playing at all; what is
+left is the state it keeps. So the same pair also plays the page's fragment loop (`ui.session.play_loop`, as
+bench/app.py does) with and without a walk open in the session. Also timed, paused: one full rerun of the page
+with the section and without it, alternating.
 
     python -m bench.backprop [--reps 5] [--seconds 3]
 """
@@ -96,6 +98,42 @@ def rerun_cost(without: Path, reruns: int = 20) -> dict:
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
+def fragment_loop(resources, seconds: float, open_walk: bool) -> dict:
+    """Epochs/s of app.py's training fragment without Streamlit, with a walk open in the session or not."""
+    from ui import live, session, settings
+
+    training = session.TrainingSession(resources, start=settings.FRESH, target=settings.MAX_EPOCHS)
+    if open_walk:
+        from ui import backprop
+
+        stepper = backprop.Stepper(backprop.NETWORK)
+        for _ in range(3):
+            stepper.back(training)
+        stepper.view(training)  # its graph, order and pictures built, as the page would have drawn them
+
+    def redraw_chart():
+        live.loss_chart(training.view().chart, training.target)
+
+    start = time.perf_counter()
+    training.play()
+    while time.perf_counter() - start < seconds:
+        session.play_loop(training, training.view, redraw_chart)
+    return {"epochs_per_s": training.epoch / (time.perf_counter() - start)}
+
+
+def fragment_ratio(reps: int, seconds: float) -> dict:
+    from ui.resources import load_resources
+
+    resources = load_resources()
+    rates = {False: [], True: []}
+    for rep in range(reps):
+        for open_walk in (False, True) if rep % 2 else (True, False):
+            rates[open_walk].append(fragment_loop(resources, seconds, open_walk)["epochs_per_s"])
+    ratios = np.array(rates[True]) / np.array(rates[False])
+    return {"epochs_per_s": {"without": float(np.median(rates[False])), "with": float(np.median(rates[True]))},
+            "ratio": float(np.median(ratios)), "iqr": [float(q) for q in np.percentile(ratios, [25, 75])]}
+
+
 def run(reps: int = 5, seconds: float = 3.0, warmup: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         scripts = {NAMES[0]: (without_section(Path(folder)), False), NAMES[1]: (APP, True)}
@@ -114,6 +152,7 @@ def run(reps: int = 5, seconds: float = 3.0, warmup: int = 1) -> dict:
         results[key + "_ratio"] = float(np.median(ratios))
         results[key + "_iqr"] = [float(q) for q in np.percentile(ratios, [25, 75])]
     results["paused_rerun_ms"] = {n: float(np.median([m["paused_rerun_ms"] for m in measured[n]])) for n in NAMES}
+    results["fragment_loop"] = fragment_ratio(reps, seconds)
     return results
 
 
@@ -127,6 +166,10 @@ def main(argv=None) -> int:
         print(f"{name:28} {results['epochs_per_s'][name]:6,.0f} epochs/s (wall), "
               f"{results['epochs_per_cpu_s'][name]:6,.0f} per CPU second; "
               f"a paused full rerun {results['paused_rerun_ms'][name]:4.0f} ms")
+    loop = results["fragment_loop"]
+    print(f"the fragment loop (what plays in the browser): {loop['epochs_per_s']['without']:,.0f} epochs/s without, "
+          f"{loop['epochs_per_s']['with']:,.0f} with a walk open: {loop['ratio']:.3f}x "
+          f"[{loop['iqr'][0]:.2f}-{loop['iqr'][1]:.2f}]")
     extra = results["rerun_ms"][NAMES[1]] - results["rerun_ms"][NAMES[0]]
     print(f"a full rerun, paused, alternating: {results['rerun_ms'][NAMES[0]]:.0f} ms without the section, "
           f"{results['rerun_ms'][NAMES[1]]:.0f} ms with a walk open: the section adds {extra:.1f} ms")

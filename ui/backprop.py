@@ -28,6 +28,9 @@ DONE_STYLE = 'fillcolor="#e3f1e4", color="#4b8b55"'
 CURRENT_STYLE = 'fillcolor="#fde4cf", color="#d9652b", penwidth=3'
 CONSTANT_STYLE = 'style="rounded,dashed", fillcolor="#ffffff", color="#9aa0a6", fontcolor="#5f6368"'
 FLOWED_EDGE = 'color="#d9652b", penwidth=1.6'  # the gradient has gone back along this edge
+NOTHING_YET = ("Nothing yet: the forward pass has built the graph above. Press **Backward one step** to start at "
+               "the output, whose gradient with respect to itself is 1.")
+FULL_SCREEN = " Too small? The button at the graph's top right shows it full screen."
 LEAVES_NOTE = ("The leaves come last: their gradients are final once every node using them is visited, and they "
                "have nothing to pass on.")
 WHY_ORDER = ("Backward visits the nodes in **reverse topological order**, so every node that used a value comes "
@@ -506,6 +509,10 @@ class Detail:
     passed: tuple  # Markdown, one per operand
     picture: Picture | None
 
+    @property
+    def passed_markdown(self) -> str:
+        return "Passed on:\n" + "\n".join(f"- {line}" for line in self.passed) if self.passed else ""
+
 
 def detail(walk: Walk) -> Detail | None:
     """What happened at the node visited last; None before the first step."""
@@ -702,6 +709,10 @@ class SectionView:
     detail: Detail | None
     done: str | None = None  # Markdown, once every node is visited
     order_note: str | None = None  # Markdown under the order, when it applies
+
+    @property
+    def graph_caption(self) -> str:
+        return WHY_ORDER + (FULL_SCREEN if self.graph_width == "stretch" else "")
 
 
 class Stepper:
