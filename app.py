@@ -218,8 +218,8 @@ if bp_view.example is not None:
             if bp_picture is not None and bp_picture.kind == "bars":
                 st.vega_lite_chart(*bp_picture.chart, width="stretch")
             elif bp_picture is not None:
-                st.image(list(bp_picture.images), caption=list(bp_picture.captions) or None,
-                         width=96 if bp_picture.kind == "tiles" else "content", output_format="PNG")
+                st.image(list(bp_picture.png), caption=list(bp_picture.captions) or None,
+                         width=96 if bp_picture.kind == "tiles" else "content")
             if bp_picture is not None:
                 st.caption(bp_picture.caption)
 

@@ -12,13 +12,14 @@ import contextlib
 import html
 import inspect
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from engine import Value
 from model.cat import IMAGE_SHAPE, INPUT_SIZE
 from model.nn import Linear
+from ui.gallery import png_bytes
 
 RANK_WIDTH, MAX_GRAPH_WIDTH = 150, 800  # px per column of the graph; wider than this, it fills the column
 MAX_NUMBERS = 6  # a node holding at most this many numbers shows them, not just its shape
@@ -448,7 +449,7 @@ def bars_chart(values: np.ndarray, axis_title: str, height: int = 160) -> tuple[
     return data, spec
 
 
-@dataclass(frozen=True)
+@dataclass
 class Picture:
     """A gradient drawn: 'tiles' (one image per row), 'heatmap' (one image) or 'bars' (a chart)."""
 
@@ -457,6 +458,10 @@ class Picture:
     images: tuple = ()  # uint8 RGB arrays
     captions: tuple = ()
     chart: tuple | None = None  # (data, spec) for bars
+    png: tuple = field(init=False)  # the images as PNG, encoded once: a redraw of the same step reuses them
+
+    def __post_init__(self):
+        self.png = tuple(png_bytes(image) for image in self.images)
 
 
 def _axes_of(walk: Walk, node: Value) -> tuple[str, str]:
