@@ -7,7 +7,7 @@ Layout only: every value drawn here comes ready-made from ui/ (README, "Where th
 import streamlit as st
 from streamlit.errors import StreamlitInvalidLayoutContextError
 
-from ui import data, gallery, live, photos, session, settings, text, urls
+from ui import backprop, data, gallery, live, photos, session, settings, text, urls
 from ui import resources as shared
 
 st.set_page_config(page_title="Cat or not? · micrograd-np", page_icon="🐱", layout="wide",
@@ -216,6 +216,79 @@ with st.expander("What happens on each tick?", icon=":material/neurology:"):
     n_train, n_test = training.data_sizes
     st.markdown(text.explain_markdown(graph_summary(resources, str(weights_path), stamp), training.optimizer,
                                       n_train, n_test, session.TICK_SECONDS))
+
+# --- see backprop --------------------------------------------------------------------------------
+
+st.header("See backprop", divider="gray")
+stepper = backprop.stepper_for(st.session_state, training)
+
+
+def bp_press(action: str) -> None:
+    """A stepper button: the Stepper method of that name, on this visitor's session."""
+    getattr(st.session_state.backprop, action)(current())
+
+
+st.markdown(backprop.INTRO)
+st.segmented_control("Example", options=list(backprop.EXAMPLES), format_func=backprop.EXAMPLES.get,
+                     required=True, key="bp_example",
+                     on_change=lambda: st.session_state.backprop.choose(st.session_state.bp_example, current()))
+bp_view = stepper.view(training, "TB" if st.session_state.get("bp_vertical") else "LR")
+if bp_view.example is not None:
+    about, code = st.columns([2, 3])
+    about.markdown(bp_view.example.about)
+    code.code(bp_view.example.code, language="python")
+with st.container(horizontal=True, vertical_alignment="center"):
+    st.button("Backward one step", key="bp_back", icon=":material/arrow_back:", type="primary",
+              on_click=bp_press, args=("back",), disabled=not bp_view.can_step,
+              help="Visit the next node: its gradient is complete, and it passes a share to each operand.")
+    st.button("Finish backward", key="bp_finish", icon=":material/fast_rewind:", on_click=bp_press,
+              args=("finish",), disabled=not bp_view.can_step, help="Visit every remaining node.")
+    st.button("Update the weights", key="bp_update", icon=":material/model_training:", on_click=bp_press,
+              args=("update",), disabled=not bp_view.can_update,
+              help="Finish backward, then let the optimizer step with these gradients: one real epoch of your "
+                   "run (the metrics and the loss chart above show it).")
+    st.button("Restart", key="bp_restart", icon=":material/restart_alt:", on_click=bp_press, args=("restart",),
+              help="Build the forward pass again (for the network: from its current weights).")
+    st.toggle("Top to bottom", key="bp_vertical", help="Draw the graph top to bottom: easier to read on a "
+              "narrow screen.")
+if bp_view.message:
+    st.info(bp_view.message, icon=":material/info:")
+if bp_view.notice:
+    kind, notice = bp_view.notice
+    (st.success if kind == "success" else st.warning)(notice)
+if bp_view.example is not None:
+    st.progress(bp_view.progress, text=bp_view.status)
+    if bp_view.done:
+        st.success(bp_view.done, icon=":material/check_circle:")
+    graph, order = st.columns([6, 1], gap="medium")
+    with order:
+        st.markdown("**Backward order**")
+        st.markdown(bp_view.order)
+        if bp_view.order_note:
+            st.caption(bp_view.order_note)
+    with graph:
+        st.graphviz_chart(bp_view.dot, width=bp_view.graph_width)
+        st.caption(bp_view.graph_caption)
+        st.subheader("What happens at the current node", anchor=False)
+        bp_detail = bp_view.detail
+        if bp_detail is None:
+            st.markdown(backprop.NOTHING_YET)
+        else:
+            st.markdown(f"**{bp_detail.title}**")
+            st.code("\n".join((bp_detail.rule.forward, *bp_detail.rule.backward)), language="python")
+            for note in bp_detail.rule.notes:
+                st.markdown(note)
+            st.markdown(bp_detail.gradient)
+            if bp_detail.passed:
+                st.markdown(bp_detail.passed_markdown)
+            bp_picture = bp_detail.picture
+            if bp_picture is not None and bp_picture.kind == "bars":
+                st.vega_lite_chart(*bp_picture.chart, width="stretch")
+            elif bp_picture is not None:
+                st.image(list(bp_picture.png), caption=list(bp_picture.captions) or None,
+                         width=96 if bp_picture.kind == "tiles" else "content")
+            if bp_picture is not None:
+                st.caption(bp_picture.caption)
 
 # --- your photos ---------------------------------------------------------------------------------
 

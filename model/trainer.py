@@ -64,6 +64,18 @@ class ChunkResult:
         return self.stop is not None
 
 
+@dataclass(frozen=True, eq=False)
+class PendingStep:
+    """A training step after its forward pass (`Trainer.forward()`): the loss graph, waiting for backward."""
+
+    trainer: Trainer
+    weights_version: int  # the Trainer's weights_version it was built from
+    loss: Value  # mean BCE over the training images: the root of the graph backward walks
+    logits: Value  # the last layer's output, before the Sigmoid
+    relu_outputs: list  # each ReLU's output, kept when this step records layer health
+    recording: bool  # whether this step records a history row
+
+
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Share of rows where the prediction from P(cat) = sigmoid(logit) agrees with the 0/1 label."""
     return float(np.mean(is_cat(stable_sigmoid(logits)) == (labels > 0.5)))
@@ -86,6 +98,7 @@ class Trainer:
         self.optimizer = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
         self.eval_every = eval_every
         self.epoch = 0
+        self.weights_version = 0  # goes up whenever the weights change (update, roll-back): see is_current
         self.history: list[Record] = []
         self.best_loss, self.best_epoch = np.inf, 0
         self._best_weights = [np.empty_like(p.data) for p in self.optimizer.params]
@@ -114,6 +127,14 @@ class Trainer:
             stop = self._step()
             if stop:
                 break
+        return self._end_chunk(stop, start, first)
+
+    def run_step(self, pending: PendingStep, backward: bool = True) -> ChunkResult:
+        """Apply one pending step (see `apply`) as a chunk of one epoch: checked and rolled back as `run()` is."""
+        start, first = time.perf_counter(), self.epoch
+        return self._end_chunk(self.apply(pending, backward), start, first)
+
+    def _end_chunk(self, stop: Divergence | None, start: float, first: int) -> ChunkResult:
         current, logits = self._evaluate_current()
         stop = stop or self.diagnose(current.train_loss, logits)
         message = self._roll_back(stop) if stop else ""
@@ -123,25 +144,49 @@ class Trainer:
 
     def _step(self) -> Divergence | None:
         """One epoch of full-batch training; returns what is wrong with the weights instead, if anything."""
+        return self.apply(self.forward())
+
+    # ---------------------------------------------------------------- one step, in two halves
+    # `_step` is `apply(forward())`. The page's backprop stepper walks the pending step's backward pass
+    # node by node in between, then applies it with backward=False: one code path for both.
+    def forward(self) -> PendingStep:
+        """The forward half of the next step: the loss of the current weights as a graph, parameters'
+        gradients zeroed so that its backward pass leaves exactly this step's gradients."""
         recording = self.epoch % self.eval_every == 0
         z, relu_outputs = self._forward(self.x_train, keep_relus=recording)
         loss = bce_with_logits(z, self.y_train)
-        train_loss = loss.item()
+        self.optimizer.zero_grad()  # drop the last step's gradients before this backward fills them anew
+        return PendingStep(self, self.weights_version, loss, z, relu_outputs, recording)
+
+    def is_current(self, pending: PendingStep) -> bool:
+        """Whether `pending` was built by this Trainer from the weights it holds now."""
+        return pending.trainer is self and pending.weights_version == self.weights_version
+
+    def apply(self, pending: PendingStep, backward: bool = True) -> Divergence | None:
+        """The rest of the step: check the loss, record, backward (unless `backward=False`: the pending
+        loss's backward pass has already run to the end), the optimizer's update, epoch + 1.
+
+        Returns what is wrong with the weights instead, if anything (then nothing is updated)."""
+        if not self.is_current(pending):
+            raise ValueError("this step was built from weights that have changed since; call forward() again")
+        z, train_loss = pending.logits, pending.loss.item()
         problem = self.diagnose(train_loss, z.data)
         if problem:
             return problem
-        if recording:
+        if pending.recording:
             if train_loss < self.best_loss:
                 self.best_loss, self.best_epoch = train_loss, self.epoch
                 for saved, p in zip(self._best_weights, self.optimizer.params):
                     np.copyto(saved, p.data)
             test_loss, test_acc = self.evaluate(self.x_test, self.y_test)  # before the update: this epoch's
             weights_before = [layer.weight.data.copy() for layer in self._linears()]
-        self.optimizer.zero_grad()  # drop the last step's gradients before this backward fills them anew
-        loss.backward()
+        if backward:
+            self.optimizer.zero_grad()  # again: a half-walked backward pass may have left partial sums
+            pending.loss.backward()
         self.optimizer.step()
-        if recording and (not self.history or self.history[-1].epoch != self.epoch):  # replays after a roll-back
-            health = self._health(weights_before, relu_outputs)
+        self.weights_version += 1
+        if pending.recording and (not self.history or self.history[-1].epoch != self.epoch):  # after a roll-back
+            health = self._health(weights_before, pending.relu_outputs)
             self.history.append(Record(self.epoch, train_loss, test_loss, accuracy(z.data, self.y_train),
                                        test_acc, health))
         self.epoch += 1
@@ -187,6 +232,7 @@ class Trainer:
         for saved, p in zip(self._best_weights, self.optimizer.params):
             np.copyto(p.data, saved)
         self.epoch = self.best_epoch
+        self.weights_version += 1
         self.history[:] = [r for r in self.history if r.epoch <= self.epoch]
         self.optimizer.reset()  # its moments came from the steps that went wrong
         return (f"Training diverged at learning rate {self.lr:g}: {stop.value}. "

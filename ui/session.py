@@ -11,7 +11,7 @@ import numpy as np
 from engine import no_grad
 from model.cat import cat_mlp
 from model.optim import OPTIMIZERS
-from model.trainer import Divergence, Record, Trainer
+from model.trainer import ChunkResult, Divergence, PendingStep, Record, Trainer
 from model.weights import clone_model, weights_bytes
 from ui.live import CHART_REFRESH, View, live_view
 from ui.photos import UploadCache
@@ -173,12 +173,37 @@ class TrainingSession:
 
     def _train(self, epochs: int, seconds: float | None = None) -> None:
         with self.lock:
-            result = self.trainer.run(epochs=epochs, seconds=seconds)
+            self._take(self.trainer.run(epochs=epochs, seconds=seconds))
+
+    def _take(self, result: ChunkResult) -> None:
+        """Show what a chunk of training did: its weights' metrics, any warning, the speed."""
+        with self.lock:
             self.current = result.current
             if result.diverged:
                 adam_died = result.stop is Divergence.DIED and self.optimizer == "adam" and self.start == FRESH
                 self.warning = result.message + (ADAM_FRESH_HINT if adam_died else "")
             self.meter.add(self.clock(), self.epoch, max(result.epochs, 0), result.seconds)
+
+    # ---------------------------------------------------------------- the backprop stepper (ui/backprop.py)
+    def forward_step(self) -> PendingStep | None:
+        """The next training step of the current weights, up to its backward pass (None without data)."""
+        with self.lock:
+            return self.trainer.forward() if self.trainer else None
+
+    def is_current(self, pending: PendingStep) -> bool:
+        """Whether `pending` still belongs to this session's weights (no training, update or reset since)."""
+        return self.trainer is not None and self.trainer.is_current(pending)
+
+    def apply_step(self, pending: PendingStep) -> bool:
+        """Pause, then apply `pending`, its backward pass already run to the end, as one epoch of this run:
+        the metrics, the history and the loss chart show it. False (nothing done) if the weights changed."""
+        with self.lock:
+            if not self.is_current(pending):
+                return False
+            self.playing, self.warning = False, None
+            self.meter.reset()
+            self._take(self.trainer.run_step(pending, backward=False))
+            return True
 
     # ---------------------------------------------------------------- reading
     @property
