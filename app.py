@@ -183,7 +183,7 @@ def show_first_layer(run: session.TrainingSession) -> None:
 
 
 def show_where_it_looks(run: session.TrainingSession, key: tuple, image, x) -> None:
-    st.image(pictures().heatmap(run, key, image, x), width=PREVIEW_WIDTH, caption="where the model looks")
+    st.image(pictures().heatmap(run, key, image, x), width=TILE_WIDTH, caption="where the model looks")
 
 
 def show_explain_pick(run: session.TrainingSession, split, p_cat) -> None:
@@ -198,7 +198,7 @@ def show_explain_pick(run: session.TrainingSession, split, p_cat) -> None:
                 "Where does the model look? Pick an image (its mistakes come first)", options=mistakes_first,
                 format_func=lambda index: insight.pick_label(split.name, index, items[index]), key="explain_pick")
             st.caption(insight.HEATMAP_NOTE)
-        st.image(gallery.upscale(split.images[pick]), width=PREVIEW_WIDTH, caption=items[pick].caption)
+        st.image(gallery.upscale(split.images[pick]), width=PREVIEW_WIDTH, caption=f"{split.name} image {pick + 1}")
         show_where_it_looks(run, (split.name, pick), split.images[pick], split.x[pick:pick + 1])
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 from model.cat import IMAGE_SHAPE, cat_mlp
 from model.explain import saliency
 from model.nn import Linear
-from ui.gallery import TILE_SCALE, upscale
+from ui.gallery import TILE_SCALE, tile, upscale
 from ui.live import thin
 from ui.settings import FRESH
 
@@ -181,19 +181,20 @@ def looks_at(gradient: np.ndarray, image_shape=IMAGE_SHAPE, radius: int = PATCH_
     return magnitude / top if top > 0 else magnitude
 
 
-def heatmap(image: np.ndarray, gradient: np.ndarray, scale: int = TILE_SCALE) -> np.ndarray:
-    """The model's input in dim grey with `looks_at` painted over it in HEAT_STOPS colours (opaque where it is
-    1, clear where it is 0), upscaled: (h * scale, w * scale, 3) uint8."""
+def heatmap(image: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """The model's input (h, w, 3) in dim grey with `looks_at` painted over it in HEAT_STOPS colours (opaque where
+    it is 1, clear where it is 0): (h, w, 3) uint8."""
     amount = looks_at(gradient)[..., None]
     grey = 0.8 * np.asarray(image, dtype=np.float64).mean(axis=2, keepdims=True)
-    return upscale(np.rint(amount * heat_colors(amount[..., 0]) + (1 - amount) * grey).astype(np.uint8), scale)
+    return np.rint(amount * heat_colors(amount[..., 0]) + (1 - amount) * grey).astype(np.uint8)
 
 
 def heatmap_png(training, image: np.ndarray, x: np.ndarray) -> bytes:
-    """The "where the model looks" picture of one model input x (1, pixels) and its (h, w, 3) image."""
+    """The "where the model looks" picture of one model input x (1, pixels) and its (h, w, 3) image: upscaled and
+    centred on a canvas as wide as a grid tile, so its caption fits on one line."""
     with training.lock:
         gradient = saliency(training.model, x)[0]
-    return png_bytes(heatmap(image, gradient), colors=256)
+    return png_bytes(tile(heatmap(image, gradient), mistake=False), colors=256)
 
 
 # --- kept per visitor -----------------------------------------------------------------------------
@@ -234,6 +235,7 @@ class Pictures:
 # --- layer health over the run --------------------------------------------------------------------
 
 HEALTH_POINTS = 150  # the health chart never draws more epochs than this
+MIN_EPOCHS_SHOWN = 10  # the x axis spans at least this many epochs (one record alone is a dot at 0)
 LOG_FLOOR = 1e-8  # log-scale panels draw anything smaller (a gradient of exactly 0) at this height
 LAYER_COLORS = ("#3B6EA8", "#D9652B", "#5E9E4A", "#8E5BA8")  # layer 1, 2, 3, 4 in every panel
 KEPT, ROLLED_BACK = "trained", "rolled back"
@@ -285,7 +287,7 @@ def health_panel(prefix: str, columns: list[str], title: str, log: bool, x_scale
         "mark": {"type": "line", "strokeWidth": 2, "point": {"size": 18, "filled": True}},
         "encoding": {
             "x": {"field": "epoch", "type": "quantitative", "title": None, "scale": x_scale,
-                  "axis": {"format": ",d"}},
+                  "axis": {"format": ",d", "tickMinStep": 1}},
             "y": {"field": "value", "type": "quantitative", "title": None, "scale": y_scale, "axis": y_axis},
             "color": {"field": "layer", "type": "nominal", "title": None,
                       "scale": {"domain": [f"layer {i}" for i in range(1, len(LAYER_COLORS) + 1)],
@@ -296,7 +298,8 @@ def health_panel(prefix: str, columns: list[str], title: str, log: bool, x_scale
                         {"field": "value", "format": ".3~g" if log else ".0f", "title": title}],
             **({"strokeDash": {"field": "phase", "type": "nominal", "title": None,
                                "scale": {"domain": [KEPT, ROLLED_BACK], "range": [[1, 0], [4, 3]]},
-                               "legend": {"orient": "top", "direction": "horizontal", "symbolType": "stroke"}}}
+                               "legend": {"orient": "top", "direction": "horizontal", "symbolType": "stroke",
+                                          "symbolStrokeColor": "#666", "symbolStrokeWidth": 2}}}
                if rolled_back else {}),
         },
     }
@@ -306,7 +309,7 @@ def health_chart(history: list, rolled_back: list = (), height: int = 110) -> tu
     """(data, Vega-Lite spec) for the layer-health chart: three panels, one line per layer, over the epochs recorded
     so far (not up to the target, as the loss chart: a network that dies in its first epochs fills the chart)."""
     data = health_data(health_rows(history, rolled_back))
-    x_scale = {"domain": [0, max([1, *data["epoch"]])], "nice": False}
+    x_scale = {"domain": [0, max([MIN_EPOCHS_SHOWN, *data["epoch"]])], "nice": False}
     panels = []
     for prefix, _, title, log in PANELS:
         columns = [c for c in data if c.startswith(prefix) and c[len(prefix):].isdigit()]

@@ -14,7 +14,7 @@ from PIL import Image
 from model import paths
 from model.cat import IMAGE_SHAPE, INPUT_SIZE, cat_mlp
 from model.trainer import LayerHealth, Record
-from ui import insight, session, settings
+from ui import gallery, insight, session, settings
 from ui import resources as shared
 
 
@@ -155,13 +155,13 @@ def test_the_heatmap_paints_over_a_grey_copy_of_the_input(resources):
     image, gradient = split.images[0], np.zeros(INPUT_SIZE)
     gradient[:3] = 1.0  # the top-left pixel only
     picture = insight.heatmap(image, gradient)
-    assert picture.shape == (128, 128, 3)
+    assert picture.shape == image.shape and picture.dtype == np.uint8
     far = picture[-1, -1]  # nowhere near the patch: the photo in dim grey
     assert far[0] == far[1] == far[2] == np.rint(0.8 * image[-1, -1].mean())
     np.testing.assert_array_equal(picture[0, 0], insight.HEAT_STOPS[-1])  # the most sensitive spot, fully painted
     run = session.TrainingSession(resources)
     png = insight.heatmap_png(run, image, split.x[:1])
-    assert decode(png).shape == (128, 128, 3) and len(png) < 30_000
+    assert decode(png).shape == (136, gallery.TILE_WIDTH, 3) and len(png) < 30_000  # upscaled 2x, on a canvas
 
 
 # --- the layer-health chart -----------------------------------------------------------------------
@@ -207,6 +207,8 @@ def test_health_chart_spec():
     assert panels[0]["encoding"]["color"]["scale"]["range"] == list(insight.LAYER_COLORS)
     empty, _ = insight.health_chart([Record(0, 0.7, 0.7, 0.5, 0.5)])
     assert empty["epoch"] == []
+    _, one = insight.health_chart([record(0)])  # a single record is not squeezed into an axis 0 to 0
+    assert one["vconcat"][0]["encoding"]["x"]["scale"]["domain"] == [0, insight.MIN_EPOCHS_SHOWN]
 
 
 # --- kept per weights version ---------------------------------------------------------------------
