@@ -127,8 +127,13 @@ def first_layer_values(training, view: str) -> tuple[np.ndarray | None, str]:
         weight, grad, epoch = layer.weight.data.copy(), layer.weight.grad.copy(), training.epoch
     epochs = training.base_epochs + epoch
     if view == "weights":
-        return weight, f"Weights after {epochs:,} epochs of training."
+        if epochs == 0:
+            return weight, "The weights as the random initialization drew them: noise, before any training."
+        return weight, (f"The weights after {epochs:,} epochs of training: their random start (fine-grained noise) "
+                        "plus what training added.")
     if view == "gradient":
+        if not training.can_train:
+            return None, "Training needs the data set, so there is no gradient to show."
         if not grad.any():
             return None, ("No gradient yet: the gradients appear after a training step (press Step or Play). A "
                           "step rolled back after a breakdown leaves none either.")

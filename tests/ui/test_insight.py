@@ -116,8 +116,11 @@ def test_the_gradient_view_shows_the_last_steps_gradient(resources):
     values, note = insight.first_layer_values(run, "gradient")
     np.testing.assert_array_equal(values, -run.model.layers[0].weight.grad)
     assert "epoch 9 to 10" in note and len(insight.first_layer_view(run, "gradient").pngs) == 20
-    weights, _ = insight.first_layer_values(run, "weights")
+    weights, note = insight.first_layer_values(run, "weights")
     np.testing.assert_array_equal(weights, run.model.layers[0].weight.data)
+    assert note.startswith("The weights after 10 epochs")
+    run.reset()
+    assert "random initialization drew them" in insight.first_layer_values(run, "weights")[1]
     with pytest.raises(ValueError, match="view must be one of"):
         insight.first_layer_view(run, "biases")
 
@@ -256,3 +259,11 @@ def test_pictures_keep_a_bounded_number():
     pictures.get(run, 0, lambda: made.append(0))  # the oldest was dropped
     pictures.get(run, 4, lambda: made.append(4))  # the newest is kept
     assert made == [0]
+
+
+def test_without_the_data_set_the_tiles_still_show_and_say_why_there_is_no_gradient(tmp_path, resources):
+    no_data = shared.load_resources(tmp_path / "empty", resources.weights_path)
+    run = session.TrainingSession(no_data)
+    assert not run.can_train and len(insight.first_layer_view(run, "learned").pngs) == 20
+    view = insight.first_layer_view(run, "gradient")
+    assert view.pngs == [] and "needs the data set" in view.note
