@@ -167,7 +167,7 @@ def pictures() -> insight.Pictures:
 
 def show_health_chart(run: session.TrainingSession) -> None:
     if run.can_train:
-        chart_data, chart_spec = insight.health_chart(run.trainer.history, run.trainer.rolled_back)
+        chart_data, chart_spec = pictures().health(run)
         if not chart_data["epoch"]:
             st.caption(insight.HEALTH_EMPTY)
             return

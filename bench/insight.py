@@ -46,7 +46,7 @@ def fragment_loop(resources, seconds: float, views: bool) -> dict:
         live.loss_chart(training.view().chart, training.target)
 
     def redraw_inside():
-        insight.health_chart(training.trainer.history, training.trainer.rolled_back)
+        pictures.health(training)
         pictures.tiles(training, "learned")
 
     def other_fragments():  # "Your photos" and the TL/MP grid: one heatmap each

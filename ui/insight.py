@@ -232,6 +232,11 @@ class Pictures:
     def tiles(self, training, view: str) -> FirstLayerView:
         return self.get(training, ("tiles", view), lambda: first_layer_view(training, view))
 
+    def health(self, training) -> tuple[dict, dict]:
+        """The health chart's (data, spec): unchanged between refreshes, so a redraw sends the same message."""
+        return self.get(training, ("health",), lambda: health_chart(training.trainer.history,
+                                                                    training.trainer.rolled_back))
+
     def heatmap(self, training, key, image: np.ndarray, x: np.ndarray) -> bytes:
         """The heatmap PNG of one input, e.g. key ("upload", file id, fit) or ("test", index)."""
         return self.get(training, ("heatmap", *key), lambda: heatmap_png(training, image, x))
