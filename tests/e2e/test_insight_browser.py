@@ -54,7 +54,8 @@ class Wire:
 
     def _response(self, response) -> None:
         if self.counting and "/media/" in response.url:
-            self.media += len(response.body())
+            size = len(response.body())  # first: waiting for the body lets other responses' handlers run
+            self.media += size
             self.media_files.append(response.url)
 
     @property
@@ -114,7 +115,12 @@ def test_a_fresh_network_grows_its_templates_and_the_wire_stays_light(browser, a
         assert rate < WIRE_LIMIT
         assert len(wire.media_files) == len(set(wire.media_files)), "an image was fetched twice"
 
+        for view in ("Weights", "Last step's gradient", "What each unit learned"):  # switching while it plays
+            app.widget("tile_view").get_by_role("radio", name=view).click()
+            expect(app.widget("tile_view").get_by_role("radio", name=view)).to_be_checked()
+            expect_tiles(app)
         app.wait_for_epoch_above(300, TRAIN_TIMEOUT_MS)
+        assert app.button("pause").is_enabled(), "switching the view stopped the training"
         app.click("pause")
         expect(app.button("play")).to_be_enabled()
         app.scroll_to_heading("Inside the network")
