@@ -306,10 +306,8 @@ def health_panel(prefix: str, columns: list[str], title: str, log: bool, x_scale
             "detail": {"field": "phase"},
             "tooltip": [{"field": "layer"}, {"field": "epoch", "format": ",d"}, {"field": "phase"},
                         {"field": "value", "format": ".3~g" if log else ".0f", "title": title}],
-            **({"strokeDash": {"field": "phase", "type": "nominal", "title": None,
-                               "scale": {"domain": [KEPT, ROLLED_BACK], "range": [[1, 0], [4, 3]]},
-                               "legend": {"orient": "top", "direction": "horizontal", "symbolType": "stroke",
-                                          "symbolStrokeColor": "#666", "symbolStrokeWidth": 2}}}
+            **({"strokeDash": {"field": "phase", "type": "nominal", "legend": None,  # the caption says "dashed"
+                               "scale": {"domain": [KEPT, ROLLED_BACK], "range": [[1, 0], [4, 3]]}}}
                if rolled_back else {}),
         },
     }
