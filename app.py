@@ -7,7 +7,7 @@ Layout only: every value drawn here comes ready-made from ui/ (README, "Where th
 import streamlit as st
 from streamlit.errors import StreamlitInvalidLayoutContextError
 
-from ui import backprop, data, gallery, live, photos, session, settings, text, urls
+from ui import backprop, data, gallery, insight, live, photos, session, settings, text, urls
 from ui import resources as shared
 
 st.set_page_config(page_title="Cat or not? · micrograd-np", page_icon="🐱", layout="wide",
@@ -217,6 +217,58 @@ with st.expander("What happens on each tick?", icon=":material/neurology:"):
     st.markdown(text.explain_markdown(graph_summary(resources, str(weights_path), stamp), training.optimizer,
                                       n_train, n_test, session.TICK_SECONDS))
 
+# --- inside the network: the first layer's units and the layers' health (drawn by the training fragment) ---
+
+st.subheader("Inside the network", anchor=False)
+health_section = st.container()
+st.markdown(insight.tiles_intro(training.model))
+st.segmented_control("Show", options=list(insight.TILE_VIEWS), format_func=insight.TILE_VIEWS.get, required=True,
+                     default="learned", key="tile_view", label_visibility="collapsed")
+tiles_section = st.container()
+
+
+def pictures() -> insight.Pictures:
+    """This visitor's tiles and heatmaps, each made once per version of the weights."""
+    return st.session_state.setdefault("pictures", insight.Pictures())
+
+
+def show_health_chart(run: session.TrainingSession) -> None:
+    if run.can_train:
+        chart_data, chart_spec = pictures().health(run)
+        if not chart_data["epoch"]:
+            st.caption(insight.HEALTH_EMPTY)
+            return
+        st.vega_lite_chart(chart_data, chart_spec, width="stretch")
+        st.caption(insight.health_note(run.eval_every))
+
+
+def show_first_layer(run: session.TrainingSession) -> None:
+    tiles = pictures().tiles(run, st.session_state.tile_view)
+    st.caption(f"{tiles.note} {insight.TILE_LEGEND}")
+    if tiles.pngs:
+        st.image(tiles.pngs, caption=tiles.captions, width=insight.TILE_SCALE * 64)
+
+
+def show_where_it_looks(run: session.TrainingSession, key: tuple, image, x) -> None:
+    st.image(pictures().heatmap(run, key, image, x), width=TILE_WIDTH, caption="where the model looks")
+
+
+def show_explain_pick(run: session.TrainingSession, split, p_cat) -> None:
+    """One image of the grid, picked from a list that starts with its mistakes, and where the model looks in it."""
+    items = {item.index: item for item in gallery.grid_items(split.labels, p_cat, classes=resources.classes)}
+    mistakes_first = sorted(items, key=lambda index: items[index].correct)  # sorted() is stable: in order within
+    if st.session_state.get("explain_pick") not in items:  # e.g. after switching to the smaller test set
+        st.session_state.explain_pick = mistakes_first[0]
+    with st.container(border=True, horizontal=True, gap="medium"):
+        with st.container(width=320):
+            pick = st.selectbox(
+                "Where does the model look? Pick an image (its mistakes come first)", options=mistakes_first,
+                format_func=lambda index: insight.pick_label(split.name, index, items[index]), key="explain_pick")
+            st.caption(insight.HEATMAP_NOTE)
+        st.image(gallery.upscale(split.images[pick]), width=PREVIEW_WIDTH, caption=f"{split.name} image {pick + 1}")
+        show_where_it_looks(run, (split.name, pick), split.images[pick], split.x[pick:pick + 1])
+
+
 # --- see backprop --------------------------------------------------------------------------------
 
 st.header("See backprop", divider="gray")
@@ -330,6 +382,7 @@ def your_photos() -> None:
     good = [(item, p) for item, p in zip(items, predictions) if item.ok]
     if not good:
         return
+    st.caption(insight.HEATMAP_NOTE)
     labelled = []
     for item, prediction in good:
         with st.container(border=True, horizontal=True, gap="medium"):
@@ -338,6 +391,8 @@ def your_photos() -> None:
                          width=photos.display_width(item.prepared.display.size, PHOTO_WIDTH))
             st.image(gallery.upscale(item.prepared.preview), width=PREVIEW_WIDTH,
                      caption="what the model sees")
+            show_where_it_looks(run, ("upload", item.file_id, st.session_state.fit), item.prepared.preview,
+                                item.prepared.x)
             with st.container(width="stretch"):
                 st.markdown(f"**{text.escape_markdown(item.name)}**")
                 st.subheader(prediction.caption(resources.classes), anchor=False)
@@ -382,6 +437,7 @@ def tl_mp_grid() -> None:
     p_cat = run.p_cat(split.x)
     st.caption(f"{gallery.summarize(split.labels, p_cat).text}. Mistakes are framed in red. "
                "TL = true label, MP = model prediction, refreshed as the model trains.")
+    show_explain_pick(run, split, p_cat)
     items = gallery.grid_items(split.labels, p_cat, mistakes_only, classes=resources.classes)
     if not items:
         st.success("No mistakes on these images.", icon=":material/check_circle:")
@@ -412,10 +468,19 @@ def train_and_show() -> None:
         with chart.container():
             show_loss_chart(run)
 
+    health, tiles = health_section.empty(), tiles_section.empty()  # "Inside the network", redrawn more slowly
+
+    def redraw_inside():
+        with health.container():
+            show_health_chart(run)
+        with tiles.container():
+            show_first_layer(run)
+
     redraw_metrics()
     redraw_chart()
+    redraw_inside()
     try:
-        if session.play_loop(run, redraw_metrics, redraw_chart):
+        if session.play_loop(run, redraw_metrics, redraw_chart, slower=[(redraw_inside, insight.REFRESH)]):
             st.rerun()  # playing stopped: redraw the controls and stop the timers
     except StreamlitInvalidLayoutContextError:
         # A click (Pause, a slider) started a full rerun while this run was still training: the

@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [step] [train] [predict] [app]: time the engine against hand-written NumPy.
+"""python -m bench [--quick] [step] [train] [predict] [app] [insight]: time the engine against hand-written NumPy.
 
 Prints one table (median time, and the median of paired ratios against the baseline measured in the
 same run) and writes every number, raw times included, to bench/results/latest.json.
@@ -12,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench import app, predict, step, train
+from bench import app, insight, predict, step, train
 from bench.timing import OtherLoad, environment
 
-SECTIONS = {"step": step, "train": train, "predict": predict, "app": app}
+SECTIONS = {"step": step, "train": train, "predict": predict, "app": app, "insight": insight}
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 # Repetitions per section: (full, --quick). Keyword arguments of each section's run().
@@ -24,6 +24,7 @@ SETTINGS = {
     "train": ({"epochs": 2500, "reps": 3}, {"epochs": 100, "reps": 1}),
     "predict": ({"reps": 200, "photo_reps": 15}, {"reps": 20, "photo_reps": 3}),
     "app": ({"reps": 5, "seconds": 3.0, "warmup": 1}, {"reps": 2, "seconds": 3.0, "warmup": 0}),
+    "insight": ({"reps": 5, "seconds": 3.0, "warmup": 1}, {"reps": 2, "seconds": 2.0, "warmup": 0}),
 }
 
 

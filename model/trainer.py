@@ -1,6 +1,6 @@
 """Full-batch training in chunks, so a caller (the page, the CLI) can draw between chunks. Every `eval_every`
 epochs a step records a `Record` (losses, accuracies, layer health); the Trainer owns every divergence rule
-(`Divergence`) and rolls a broken chunk back to the best recorded weights.
+(`Divergence`), rolls a broken chunk back to the best recorded weights and keeps what it undid in `rolled_back`.
 """
 from __future__ import annotations
 
@@ -32,9 +32,17 @@ class LayerHealth:
     """Per weight layer, at one recorded step: how big its gradient was, how much the update moved it, and
     (for layers followed by a ReLU) the share of units that output zero for every training image."""
 
-    grad_norm: tuple[float, ...]
+    grad_norm: tuple[float, ...]  # ||dL/dW|| of each layer's weight matrix
     update_ratio: tuple[float, ...]  # ||update|| / ||weights|| of each layer's weight matrix
     dead_share: tuple[float, ...]  # one per ReLU layer
+    # Weights found broken get only `dead_share`: no step was taken from them, so there is no gradient.
+
+
+def dead_share(relu_output: np.ndarray) -> float:
+    """Share of a ReLU layer's units that output 0 for every image of the batch: they pass no gradient
+    back, so nothing before them can learn through them; a layer that is 100% dead gives every image the
+    same output."""
+    return float(np.mean(~(relu_output > 0).any(axis=0)))
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,7 @@ class Trainer:
         self.epoch = 0
         self.weights_version = 0  # goes up whenever the weights change (update, roll-back): see is_current
         self.history: list[Record] = []
+        self.rolled_back: list[Record] = []  # what the last chunk's roll-back undid, ending with the broken weights
         self.best_loss, self.best_epoch = np.inf, 0
         self._best_weights = [np.empty_like(p.data) for p in self.optimizer.params]
 
@@ -122,7 +131,7 @@ class Trainer:
         start = time.perf_counter()
         deadline = start + seconds if seconds is not None else float("inf")
         first = self.epoch
-        stop = None
+        stop, self.rolled_back = None, []
         while (epochs is None or self.epoch - first < epochs) and time.perf_counter() < deadline:
             stop = self._step()
             if stop:
@@ -132,11 +141,15 @@ class Trainer:
     def run_step(self, pending: PendingStep, backward: bool = True) -> ChunkResult:
         """Apply one pending step (see `apply`) as a chunk of one epoch: checked and rolled back as `run()` is."""
         start, first = time.perf_counter(), self.epoch
+        self.rolled_back = []
         return self._end_chunk(self.apply(pending, backward), start, first)
 
     def _end_chunk(self, stop: Divergence | None, start: float, first: int) -> ChunkResult:
-        current, logits = self._evaluate_current()
-        stop = stop or self.diagnose(current.train_loss, logits)
+        if not stop:
+            current, logits, relu_outputs = self._evaluate_current()
+            stop = self.diagnose(current.train_loss, logits)
+            if stop:
+                self._note_broken(current.train_loss, logits, relu_outputs)
         message = self._roll_back(stop) if stop else ""
         if stop:
             current = self.inspect()
@@ -153,7 +166,7 @@ class Trainer:
         """The forward half of the next step: the loss of the current weights as a graph, parameters'
         gradients zeroed so that its backward pass leaves exactly this step's gradients."""
         recording = self.epoch % self.eval_every == 0
-        z, relu_outputs = self._forward(self.x_train, keep_relus=recording)
+        z, relu_outputs = self._forward(self.x_train)
         loss = bce_with_logits(z, self.y_train)
         self.optimizer.zero_grad()  # drop the last step's gradients before this backward fills them anew
         return PendingStep(self, self.weights_version, loss, z, relu_outputs, recording)
@@ -172,6 +185,7 @@ class Trainer:
         z, train_loss = pending.logits, pending.loss.item()
         problem = self.diagnose(train_loss, z.data)
         if problem:
+            self._note_broken(train_loss, z.data, pending.relu_outputs)
             return problem
         if pending.recording:
             if train_loss < self.best_loss:
@@ -192,12 +206,13 @@ class Trainer:
         self.epoch += 1
         return None
 
-    def _forward(self, x, keep_relus: bool = False) -> tuple[Value, list[np.ndarray]]:
-        """The logits, layer by layer (the same graph as `self.logits(x)`), and each ReLU's output if asked."""
+    def _forward(self, x) -> tuple[Value, list[np.ndarray]]:
+        """The logits, layer by layer (the same graph as `self.logits(x)`), and each ReLU's output (kept for
+        free: the graph holds those arrays anyway, as inputs of the next layer)."""
         out, relu_outputs = Value(x, requires_grad=False), []
         for layer in self.logits.layers:
             out = layer(out)
-            if keep_relus and isinstance(layer, ReLU):
+            if isinstance(layer, ReLU):
                 relu_outputs.append(out.data)
         return out, relu_outputs
 
@@ -211,8 +226,13 @@ class Trainer:
         update_ratio = tuple(
             float(np.linalg.norm(layer.weight.data - before) / max(np.linalg.norm(before), 1e-30))
             for layer, before in zip(linears, weights_before))
-        dead_share = tuple(float(np.mean(~(h > 0).any(axis=0))) for h in relu_outputs)
-        return LayerHealth(grad_norm, update_ratio, dead_share)
+        return LayerHealth(grad_norm, update_ratio, tuple(map(dead_share, relu_outputs)))
+
+    def _note_broken(self, train_loss: float, logits: np.ndarray, relu_outputs: list[np.ndarray]) -> None:
+        """Keep a Record of weights found broken (its test columns NaN: they were never evaluated), for
+        `rolled_back`: the dead units of a network that died, seen after the fact."""
+        health = LayerHealth((), (), tuple(map(dead_share, relu_outputs)))
+        self.rolled_back = [Record(self.epoch, train_loss, np.nan, accuracy(logits, self.y_train), np.nan, health)]
 
     # ---------------------------------------------------------------- divergence
     def diagnose(self, loss: float, logits: np.ndarray) -> Divergence | None:
@@ -227,12 +247,14 @@ class Trainer:
 
     def _roll_back(self, stop: Divergence) -> str:
         """Restore the kept copy of the best recorded weights; the message for the user."""
+        self.optimizer.zero_grad()  # the last step's gradients belong to weights that are being thrown away
         if not np.isfinite(self.best_loss):
             return f"Cannot train from these weights: {stop.value}."
         for saved, p in zip(self._best_weights, self.optimizer.params):
             np.copyto(p.data, saved)
         self.epoch = self.best_epoch
         self.weights_version += 1
+        self.rolled_back[:0] = [r for r in self.history if r.epoch > self.epoch]
         self.history[:] = [r for r in self.history if r.epoch <= self.epoch]
         self.optimizer.reset()  # its moments came from the steps that went wrong
         return (f"Training diverged at learning rate {self.lr:g}: {stop.value}. "
@@ -253,9 +275,11 @@ class Trainer:
         """A Record of the current weights, without a step (so without layer health)."""
         return self._evaluate_current()[0]
 
-    def _evaluate_current(self) -> tuple[Record, np.ndarray]:
+    def _evaluate_current(self) -> tuple[Record, np.ndarray, list[np.ndarray]]:
+        """A Record of the current weights, their training logits and ReLU outputs."""
         with no_grad():
-            z = self.logits(self.x_train).data
-            train_loss = bce_with_logits(Value(z), self.y_train).item()
+            logits, relu_outputs = self._forward(self.x_train)
+            z = logits.data
+            train_loss = bce_with_logits(logits, self.y_train).item()
         test_loss, test_acc = self.evaluate(self.x_test, self.y_test)
-        return Record(self.epoch, train_loss, test_loss, accuracy(z, self.y_train), test_acc), z
+        return Record(self.epoch, train_loss, test_loss, accuracy(z, self.y_train), test_acc), z, relu_outputs

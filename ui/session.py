@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 import threading
 import time
@@ -22,6 +23,7 @@ TICK_SECONDS = 0.2  # training time per tick while playing; the page redraws aft
 TICK_BUDGET = 1.0  # ticks run back to back within one fragment run for about this long
 TICK_INTERVAL = 0.1  # how often the page asks for the next run; requests arriving meanwhile are merged
 SPEED_WINDOW = 3.0  # seconds of ticks that epochs/s averages over
+_WEIGHTS_VERSIONS = itertools.count(1)  # shared by all sessions, so a version never names two different models
 ADAM_FRESH_HINT = (" Adam from a fresh initialization kills this network even at small learning rates; try SGD, "
                    "or start from the pretrained weights.")
 
@@ -58,6 +60,8 @@ class TrainingSession:
 
     The page calls the controls from widget callbacks, runs `play_loop()` in its training fragment and draws
     `view()`. `lock` serializes training against readers on other threads (the download button's).
+    `weights_version` changes whenever the weights may have (a reset, every chunk of training), so pictures
+    made from the weights can be cached under it.
     """
 
     def __init__(self, resources: Resources, *, start: str = PRETRAINED, optimizer: str = "sgd",
@@ -120,6 +124,7 @@ class TrainingSession:
             self.playing, self.warning, self.meter = False, None, SpeedMeter()
             self.initial = self.trainer.inspect() if self.trainer else Record(0, *[math.nan] * 4)
             self.current = self.initial
+            self.weights_version = next(_WEIGHTS_VERSIONS)
 
     def play(self) -> None:
         """Train in ticks until the target; nothing to do without data or once the target is reached."""
@@ -179,6 +184,7 @@ class TrainingSession:
         """Show what a chunk of training did: its weights' metrics, any warning, the speed."""
         with self.lock:
             self.current = result.current
+            self.weights_version = next(_WEIGHTS_VERSIONS)
             if result.diverged:
                 adam_died = result.stop is Divergence.DIED and self.optimizer == "adam" and self.start == FRESH
                 self.warning = result.message + (ADAM_FRESH_HINT if adam_died else "")
@@ -245,17 +251,20 @@ def weights_metadata(training: TrainingSession) -> dict:
 
 
 def play_loop(training: TrainingSession, redraw_metrics, redraw_chart, chart_every: float = CHART_REFRESH,
-              clock=time.monotonic) -> bool:
-    """The page's training fragment: tick after tick while playing, redrawing the metrics after each tick and
-    the chart every `chart_every` s; True when playing stopped (the page reruns to redraw its controls)."""
-    drawn = clock()
+              clock=time.monotonic, slower=()) -> bool:
+    """The page's training fragment: tick after tick while playing, redrawing the metrics after each tick, the
+    chart every `chart_every` s and each `(redraw, every)` pair of `slower` every `every` s; True when playing
+    stopped (the page reruns to redraw its controls)."""
+    timed = [(redraw_chart, chart_every), *slower]
+    drawn = [clock()] * len(timed)  # the page drew everything just before the loop
     for stopped in training.ticks():
         if stopped:
             return True
         redraw_metrics()
-        if clock() - drawn >= chart_every:
-            redraw_chart()
-            drawn = clock()
+        for i, (redraw, every) in enumerate(timed):
+            if clock() - drawn[i] >= every:
+                redraw()
+                drawn[i] = clock()
     return False
 
 

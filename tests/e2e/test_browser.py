@@ -228,7 +228,7 @@ def test_grid_shows_the_50_test_images_with_tl_mp_captions(app, screenshot):
 
     app.widget("mistakes_only").get_by_text("Mistakes only", exact=True).click()  # the switch's label
     expect(app.page.get_by_role("switch", name="Mistakes only")).to_be_checked()
-    expect(app.page.get_by_test_id("stImageCaption")).to_have_count(len(mistakes))
+    expect(app.page.get_by_test_id("stImageCaption").filter(has_text="TL: ")).to_have_count(len(mistakes))
     assert sorted(grid_captions(app)) == sorted(mistakes)
     app.assert_healthy()
 

@@ -139,3 +139,87 @@ def test_the_model_must_end_in_sigmoid(dataset):
         Trainer(cat_mlp(seed=1)[:-1], dataset, lr=0.1)
     with pytest.raises(ValueError, match="optimizer"):
         Trainer(cat_mlp(seed=1), dataset, lr=0.1, optimizer="rmsprop")
+
+
+# --- layer health: recorded from the step the Trainer takes anyway -------------------------------
+
+
+def hand_step_health(model, dataset, lr):
+    """One SGD step by hand on a copy, as the Trainer's first recorded step should see it."""
+    from model.functional import bce_with_logits
+    from model.nn import Linear, ReLU
+    from model.weights import clone_model
+
+    copy = clone_model(model)
+    out, relus = dataset.x_train, []
+    for layer in copy[:-1].layers:
+        out = layer(out)
+        if isinstance(layer, ReLU):
+            relus.append(out.data)
+    bce_with_logits(out, dataset.y_train).backward()
+    linears = [layer for layer in copy.layers if isinstance(layer, Linear)]
+    grad_norm = [np.linalg.norm(layer.weight.grad) for layer in linears]
+    update_ratio = [lr * np.linalg.norm(layer.weight.grad) / np.linalg.norm(layer.weight.data) for layer in linears]
+    dead = [np.mean(np.all(h == 0, axis=0)) for h in relus]
+    return grad_norm, update_ratio, dead
+
+
+def test_layer_health_is_recorded_at_the_history_cadence_from_the_step_itself(dataset):
+    model = cat_mlp(seed=1)
+    grad_norm, update_ratio, dead = hand_step_health(model, dataset, lr=0.0075)
+    trainer = Trainer(model, dataset, lr=0.0075, eval_every=5)
+    trainer.run(epochs=12)
+    assert [r.epoch for r in trainer.history] == [0, 5, 10]
+    health = trainer.history[0].health
+    assert len(health.grad_norm) == len(health.update_ratio) == 4 and len(health.dead_share) == 3
+    np.testing.assert_allclose(health.grad_norm, grad_norm, rtol=1e-12)
+    np.testing.assert_allclose(health.update_ratio, update_ratio, rtol=1e-9)  # SGD: ||lr g|| / ||W||
+    assert health.dead_share == pytest.approx(dead) and health.dead_share[0] == 0.0
+    assert all(r.health is not None for r in trainer.history) and trainer.inspect().health is None
+
+
+def test_dead_units_read_dead_and_get_no_gradient(dataset):
+    model = cat_mlp(seed=1)
+    model.layers[0].bias.data[:5] = -1e3  # 5 of the 20 first-layer units can never fire
+    trainer = Trainer(model, dataset, lr=0.0075)
+    before = model.layers[0].weight.data[:5].copy()
+    result = trainer.run(epochs=11)
+    assert not result.diverged
+    assert all(r.health.dead_share[0] == 0.25 for r in trainer.history)
+    assert not model.layers[0].weight.grad[:5].any()  # no gradient reaches a dead unit...
+    np.testing.assert_array_equal(model.layers[0].weight.data[:5], before)  # ...so it never learns
+
+
+def test_a_dead_network_reads_100_percent_dead(dataset):
+    model = cat_mlp(seed=1)
+    model.layers[0].bias.data[:] = -1e3  # every first-layer unit outputs 0 for every image
+    trainer = Trainer(model, dataset, lr=0.0075)
+    result = trainer.run(epochs=5)
+    assert result.diverged and "network died" in result.message and trainer.history == []
+    broken = trainer.rolled_back[-1]
+    assert broken.epoch == 0 and broken.health.dead_share == (1.0, 1.0, 1.0)  # nothing downstream fires either
+    assert broken.health.grad_norm == () and np.isnan(broken.test_loss)  # no step was taken from these weights
+
+
+@pytest.mark.parametrize("optimizer, lr", [("adam", 1e-3), ("sgd", 1.0)])
+def test_a_dying_network_shows_in_its_health_before_its_loss(dataset, optimizer, lr):
+    """The two classic deaths (Adam from a fresh start, SGD at lr 1): the loss never rises above where it started,
+    but the health records show the network dying: oversized updates, then dead units, until a layer is all dead."""
+    trainer = Trainer(cat_mlp(seed=1), dataset, lr=lr, optimizer=optimizer)
+    result = trainer.run(epochs=300)
+    assert result.stop.name == "DIED"
+    start, undone = trainer.history[0], trainer.rolled_back
+    every_loss = [r.train_loss for r in trainer.history + undone]
+    assert max(every_loss) <= start.train_loss  # the loss has not noticed anything
+    assert start.health.update_ratio[0] > 0.1  # the first step moves layer 1 by over 10% of its size
+    assert undone and undone[-1].epoch > trainer.epoch and max(undone[-1].health.dead_share) == 1.0
+    if optimizer == "adam":  # it dies slowly enough for the kept records to show it too
+        assert trainer.history[-1].health.dead_share[0] >= 0.5
+
+
+def test_a_roll_back_drops_the_gradients_and_the_next_chunk_forgets_it(dataset):
+    trainer = Trainer(cat_mlp(seed=1), dataset, lr=1.0)
+    assert trainer.run(epochs=20).diverged and trainer.rolled_back
+    assert not any(p.grad.any() for p in trainer.model.parameters())  # they came from steps undone
+    trainer.lr = 0.0075
+    assert not trainer.run(epochs=3).diverged and trainer.rolled_back == []

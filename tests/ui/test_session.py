@@ -419,3 +419,54 @@ def test_ticks_run_back_to_back_within_the_budget(resources):
     run.set_target(run.epoch + 5)
     assert list(run.ticks(budget=5, seconds=10.0)) == [True]  # stops at the target (not the clock), and ends
     assert not run.playing and run.epoch == run.target
+
+
+def test_the_weights_version_changes_whenever_the_weights_may_have(resources):
+    run, other = session.TrainingSession(resources), session.TrainingSession(resources)
+    assert run.weights_version != other.weights_version  # never the same version for two models
+    seen = {run.weights_version}
+    run.p_cat(resources.split("test").x)
+    run.set_lr(0.01)
+    assert run.weights_version in seen  # reading the model or changing a setting changes no weight
+    run.step()
+    seen.add(run.weights_version)
+    run.play()
+    run.tick(seconds=0.01)
+    seen.add(run.weights_version)
+    run.reset()
+    seen.add(run.weights_version)
+    assert len(seen) == 4
+
+
+class FakeTicks:
+    """A session stand-in: `ticks` ticks, each advancing a fake clock by `tick` s; with `stop`, the last one stops
+    the playing."""
+
+    def __init__(self, clock, ticks: int, tick: float, stop: bool = False):
+        self.clock, self.count, self.tick, self.stop = clock, ticks, tick, stop
+
+    def ticks(self):
+        for i in range(self.count):
+            self.clock.now += self.tick
+            yield self.stop and i == self.count - 1
+
+
+def test_play_loop_redraws_each_view_at_its_own_cadence():
+    clock = type("Clock", (), {"now": 0.0, "__call__": lambda self: self.now})()
+    drawn = []
+
+    def redraw(name):
+        return lambda: drawn.append((name, clock.now))
+
+    def times(name):
+        return [t for n, t in drawn if n == name]
+
+    stopped = session.play_loop(FakeTicks(clock, ticks=10, tick=0.25), redraw("metrics"), redraw("chart"),
+                                chart_every=0.5, clock=clock, slower=[(redraw("slow"), 2.0)])
+    assert not stopped
+    assert times("metrics") == [0.25 * i for i in range(1, 11)]
+    assert times("chart") == [0.5, 1.0, 1.5, 2.0, 2.5] and times("slow") == [2.0]
+    drawn.clear()
+    assert session.play_loop(FakeTicks(clock, ticks=3, tick=1.0, stop=True), redraw("metrics"), redraw("chart"),
+                             clock=clock, slower=[(redraw("slow"), 2.0)])
+    assert times("slow") == [clock.now - 1.0]  # the stopping tick draws nothing: the page reruns instead

@@ -1,0 +1,209 @@
+"""The "Inside the network" views in Chromium: the first layer's 20 units redrawn while a fresh network trains, the
+layer-health chart, "where the model looks" beside each upload, and what all that costs on the wire.
+
+`make screenshots` (env SCREENSHOTS=docs) saves docs/insight-*.png.
+"""
+from __future__ import annotations
+
+import re
+
+from PIL import Image
+
+from tests.e2e.conftest import TIMEOUT_MS
+from tests.model import image_factory as make
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture skips the tests (or fails them under CI)
+    expect = None
+
+UNITS = [f"unit {i}" for i in range(1, 21)]
+WIRE_SECONDS = 10  # how long a playing page's traffic is counted
+WIRE_LIMIT = 200_000  # bytes per second a playing visitor may receive with the tiles on (issue 9)
+TRAIN_TIMEOUT_MS = 60_000
+
+
+TILE_SOURCES_JS = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+    .filter(c => /^unit \\d+$/.test(c.innerText.trim()))
+    .map(c => c.closest('[data-testid="stImageContainer"]').querySelector('img').getAttribute('src'))"""
+
+
+def expect_tiles(app) -> None:
+    """The 20 units, captioned unit 1 ... unit 20 in order, each with its picture."""
+    captions = app.page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^unit \d+$"))
+    expect(captions).to_have_count(20)
+    assert [c.strip() for c in captions.all_inner_texts()] == UNITS
+    assert all(tile_sources(app))
+
+
+def tile_sources(app) -> list[str]:
+    return app.page.evaluate(TILE_SOURCES_JS)
+
+
+class Wire:
+    """Bytes the page receives: websocket frames (Streamlit's deltas) and media files (the images' PNGs)."""
+
+    def __init__(self, page):
+        self.counting, self.frames, self.media, self.media_files = False, 0, 0, []
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+        page.on("response", self._response)
+
+    def _frame(self, payload) -> None:
+        if self.counting:
+            self.frames += len(payload)
+
+    def _response(self, response) -> None:
+        if self.counting and "/media/" in response.url:
+            size = len(response.body())  # first: waiting for the body lets other responses' handlers run
+            self.media += size
+            self.media_files.append(response.url)
+
+    @property
+    def total(self) -> int:
+        return self.frames + self.media
+
+
+def scroll_to_tiles(app) -> None:
+    """Scroll the page to the paragraph that introduces the tiles."""
+    intro = app.page.get_by_text("The first layer's 20 units.", exact=True)
+    intro.evaluate("e => e.scrollIntoView({block: 'start', behavior: 'instant'})")
+    app.page.mouse.move(5, 5)
+
+
+def fresh_start(app, epochs: int) -> None:
+    app.widget("start").get_by_role("radio", name="Fresh init").click()
+    field = app.widget("epochs").locator("input")
+    field.fill(str(epochs))
+    field.press("Enter")
+    expect(app.metric("Epoch")).to_contain_text(f"of {epochs:,}")
+
+
+def test_a_fresh_network_grows_its_templates_and_the_wire_stays_light(browser, app_url, screenshot):
+    """Fresh init, Play: the 20 tiles start grey and are redrawn with what training adds, the health chart
+    grows; a playing visitor receives well under 200 KB/s, and no image is ever fetched twice."""
+    from tests.e2e.conftest import App
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, device_scale_factor=1)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        wire = Wire(page)  # listening before the page opens its websocket
+        app = App(page, app_url)
+        app.load()
+        expect(page.get_by_role("heading", name="Inside the network")).to_be_visible()
+        expect_tiles(app)
+        fresh_start(app, 20_000)
+        expect(page.get_by_text("Nothing learned yet", exact=False)).to_be_visible()
+        grey = tile_sources(app)
+
+        app.click("play")
+        app.wait_for_epoch_above(20, TRAIN_TIMEOUT_MS)
+        page.wait_for_function("s => JSON.stringify(s) !== JSON.stringify((" + TILE_SOURCES_JS + ")())", arg=grey,
+                               timeout=TRAIN_TIMEOUT_MS)
+        expect(page.get_by_text("epochs of training added", exact=False)).to_be_visible()
+        expect(page.get_by_text("gradient norm ‖∂loss/∂W‖", exact=True)).to_be_visible()
+
+        wire.counting = True
+        epoch = app.epoch()
+        page.wait_for_timeout(WIRE_SECONDS * 1000)
+        wire.counting = False
+        rate = wire.total / WIRE_SECONDS
+        print(f"\nwire while playing with the tiles on: {rate / 1e3:.0f} KB/s ({wire.frames / WIRE_SECONDS / 1e3:.0f} "
+              f"KB/s websocket, {wire.media / WIRE_SECONDS / 1e3:.0f} KB/s in {len(wire.media_files)} images), "
+              f"{(app.epoch() - epoch) / WIRE_SECONDS:.0f} epochs/s")
+        assert app.epoch() > epoch, "the page stopped training"
+        assert rate < WIRE_LIMIT
+        assert len(wire.media_files) == len(set(wire.media_files)), "an image was fetched twice"
+
+        for view in ("Weights", "Last step's gradient", "What each unit learned"):  # switching while it plays
+            app.widget("tile_view").get_by_role("radio", name=view).click()
+            expect(app.widget("tile_view").get_by_role("radio", name=view)).to_be_checked()
+            expect_tiles(app)
+        app.wait_for_epoch_above(300, TRAIN_TIMEOUT_MS)
+        assert app.button("pause").is_enabled(), "switching the view stopped the training"
+        app.click("pause")
+        expect(app.button("play")).to_be_enabled()
+        app.scroll_to_heading("Inside the network")
+        page.wait_for_timeout(500)  # Vega draws the charts a moment after their data arrives
+        app.assert_healthy()
+        screenshot(page, "insight-health", docs=True)
+        scroll_to_tiles(app)
+        screenshot(page, "insight-tiles", docs=True)
+    finally:
+        context.close()
+
+
+def test_the_gradient_view_and_a_dying_network(app, screenshot):
+    """SGD at lr 1 from a fresh start dies at once: the warning, and the health chart's dashed record of it."""
+    page = app.page
+    fresh_start(app, 2_500)
+    thumb = app.widget("lr").locator("input[type=range]")
+    thumb.focus()
+    thumb.press("End")
+    expect(thumb).to_have_attribute("aria-valuetext", "1")
+    app.widget("tile_view").get_by_role("radio", name="Last step's gradient").click()
+    expect(page.get_by_text("No gradient yet", exact=False)).to_be_visible()
+
+    app.click("step")
+    expect(page.get_by_test_id("stAlertContentWarning")).to_contain_text("network died", timeout=TRAIN_TIMEOUT_MS)
+    expect(page.get_by_text("dead units (output 0 for every image)", exact=True)).to_be_visible()
+    dashed = page.get_by_test_id("stVegaLiteChart").locator("svg g.mark-line path[stroke-dasharray='4,3']")
+    expect(dashed.first).to_be_attached()  # what the roll-back undid, dashed
+    expect(page.get_by_text("No gradient yet", exact=False)).to_be_visible()  # the undone steps' gradients are gone
+    app.scroll_to_heading("Inside the network")
+    page.wait_for_timeout(500)
+    screenshot(page, "insight-dying", docs=True)
+
+    app.widget("lr").locator("input[type=range]").press("Home")  # 0.0001: a rate that trains
+    app.click("step")
+    expect(page.get_by_text("Minus the gradient of the last step", exact=False)).to_be_visible()
+    expect_tiles(app)
+    scroll_to_tiles(app)
+    app.assert_healthy()
+    screenshot(page, "insight-gradient", docs=True)
+
+
+def test_where_the_model_looks_beside_each_upload(app, screenshot, tmp_path, data_dir):
+    from tests.e2e.test_browser import confident_test_cat
+
+    cat = tmp_path / "cat.png"
+    Image.fromarray(confident_test_cat(data_dir)).resize((256, 256), Image.Resampling.LANCZOS).save(cat)
+    stripes = tmp_path / "stripes.png"
+    stripes.write_bytes(make.png_stripes(size=(300, 200)))
+    app.widget("upload").locator("input[type=file]").set_input_files([cat, stripes])
+
+    looks = app.page.get_by_test_id("stImageCaption").filter(has_text=re.compile("^where the model looks$"))
+    expect(looks).to_have_count(3)  # two uploads, and the picked test image in the TL/MP grid
+    expect(app.page.get_by_text("Where the model looks", exact=False).first).to_be_visible()
+    app.scroll_to_heading("Your photos")
+    app.assert_healthy()
+    screenshot(app.page, "insight-upload", docs=True)
+
+    app.scroll_to_heading("True label vs. model prediction")
+    picked = app.widget("explain_pick").get_by_role("combobox")
+    expect(picked).to_have_value(re.compile(r"^Test image \d+ · TL: .* ✗$"))  # a mistake is picked first
+    screenshot(app.page, "insight-pick", docs=True)
+
+
+def test_the_views_on_a_phone(browser, app_url, screenshot):
+    from tests.e2e.conftest import App
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1,
+                                  is_mobile=True, has_touch=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        app = App(context.new_page(), app_url)
+        app.load()
+        app.page.get_by_test_id("stSidebarCollapseButton").get_by_role("button").click()  # it opens over the page
+        expect(app.page.get_by_test_id("stSidebarContent")).not_to_be_in_viewport()
+        app.button("step").evaluate("b => b.click()")  # a run to chart (the sidebar's button, while it is closed)
+        expect(app.page.get_by_text("gradient norm ‖∂loss/∂W‖", exact=True)).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
+        expect_tiles(app)
+        app.scroll_to_heading("Inside the network")
+        app.page.wait_for_timeout(500)
+        app.assert_healthy()
+        screenshot(app.page, "insight-phone-health")
+        scroll_to_tiles(app)
+        screenshot(app.page, "insight-phone-tiles")
+    finally:
+        context.close()

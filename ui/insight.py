@@ -1,0 +1,365 @@
+"""Inside the network: the first layer's 20 units as pictures, "where the model looks" heatmaps, and the layer-health
+chart. Streamlit-free: the page draws the PNG bytes, captions and Vega-Lite specs made here.
+
+Every picture is made from a session's weights and kept under its `weights_version`; while the session plays it is
+remade at most every `REFRESH` seconds, so the wire carries a new set of tiles only that often (and Streamlit serves
+identical PNG bytes under the same URL, so a redraw of unchanged tiles sends no image at all).
+"""
+from __future__ import annotations
+
+import functools
+import io
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from model.cat import IMAGE_SHAPE, cat_mlp
+from model.explain import saliency
+from model.nn import Linear
+from ui.gallery import TILE_SCALE, tile, upscale
+from ui.live import thin
+from ui.settings import FRESH
+
+REFRESH = 2.0  # seconds: while playing, the tiles, heatmaps and health chart are remade at most this often
+GREY = 128  # a weight (or gradient) of 0 is drawn mid grey; +-the tile's largest |value| as 255 / 1
+PATCH_RADIUS = 2  # the heatmap differentiates by brightening (2r+1) x (2r+1) patches: 5x5 pixels
+TILE_VIEWS = {
+    "learned": "What each unit learned",
+    "weights": "Weights",
+    "gradient": "Last step's gradient",
+}
+
+
+# --- colours --------------------------------------------------------------------------------------
+
+
+def signed_rgb(values: np.ndarray) -> np.ndarray:
+    """(tiles, h, w, 3) signed numbers -> uint8 RGB, each tile on its own symmetric scale: 0 is mid grey, the
+    tile's largest |value| is full brightness (255) or full darkness (1) of that colour channel."""
+    values = np.asarray(values, dtype=np.float64)
+    scale = np.abs(values).reshape(len(values), -1).max(axis=1, initial=0.0)
+    scale = np.where(scale > 0, scale, 1.0).reshape(-1, *[1] * (values.ndim - 1))  # all zeros: plain grey
+    return np.rint(GREY + (GREY - 1) * values / scale).astype(np.uint8)
+
+
+# A few stops of a black-purple-orange-yellow ramp (like matplotlib's "inferno"): dark = little, bright = much.
+HEAT_STOPS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64)
+
+
+def heat_colors(t: np.ndarray) -> np.ndarray:
+    """Numbers in [0, 1] -> uint8 RGB along HEAT_STOPS, linearly between neighbouring stops."""
+    position = np.clip(np.asarray(t, dtype=np.float64), 0, 1) * (len(HEAT_STOPS) - 1)
+    low = np.minimum(position.astype(int), len(HEAT_STOPS) - 2)
+    blend = (position - low)[..., None]
+    return np.rint(HEAT_STOPS[low] * (1 - blend) + HEAT_STOPS[low + 1] * blend).astype(np.uint8)
+
+
+def png_bytes(image: np.ndarray, colors: int | None = None) -> bytes:
+    """A PNG of an (h, w, 3) uint8 image; with `colors`, a palette PNG of that many colours (a third the size)."""
+    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if colors:
+        picture = picture.quantize(colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+# --- the first layer as pictures ------------------------------------------------------------------
+
+
+def first_layer(model) -> Linear:
+    return next(layer for layer in model.layers if isinstance(layer, Linear))
+
+
+def unit_captions(units: int) -> list[str]:
+    return [f"unit {i}" for i in range(1, units + 1)]
+
+
+def weight_tiles(rows: np.ndarray, image_shape=IMAGE_SHAPE) -> np.ndarray:
+    """Each row of a first-layer matrix (units, pixels) as an image on its own symmetric scale: (units, h, w, 3)."""
+    rows = np.asarray(rows)
+    return signed_rgb(rows.reshape(len(rows), *image_shape))
+
+
+def tile_pngs(tiles: np.ndarray, scale: int = TILE_SCALE, colors: int = 256) -> list[bytes]:
+    """One small PNG per tile, upscaled `scale` times (crisp pixels), with `colors` colours each: noise-like
+    weights do not compress, and a palette keeps a tile of 64x64 weights to a few KB."""
+    return [png_bytes(upscale(tile, scale), colors) for tile in tiles]
+
+
+@functools.lru_cache(maxsize=8)
+def initial_first_layer(seed: int, n_in: int, n_out: int) -> np.ndarray:
+    """The first layer's weights as `cat_mlp(seed=seed)` draws them (it draws that layer first, so the sizes of
+    the later layers do not matter). Shared and read-only."""
+    weight = cat_mlp(dims=(n_in, n_out, 1), seed=seed).layers[0].weight.data
+    weight.flags.writeable = False
+    return weight
+
+
+def start_seed(training) -> int | None:
+    """The seed of the random initialization the session's weights grew from, when it is known: a fresh run's own,
+    or the one the pretrained weight file names (files saved from a pretrained start do not know theirs)."""
+    if training.start == FRESH:
+        return training.seed
+    meta = training.resources.meta
+    seed = meta.get("seed")
+    known = isinstance(seed, int) and not isinstance(seed, bool) and meta.get("start", FRESH) == FRESH
+    return seed if known else None
+
+
+@dataclass(frozen=True)
+class FirstLayerView:
+    """What the tiles show right now: one PNG per unit (none if there is nothing to show) and a note on it."""
+
+    view: str
+    pngs: list
+    captions: list
+    note: str
+
+
+def first_layer_values(training, view: str) -> tuple[np.ndarray | None, str]:
+    """(units, pixels) numbers for `view` and a sentence about them; None (and why) when there are none."""
+    with training.lock:
+        layer = first_layer(training.model)
+        weight, grad, epoch = layer.weight.data.copy(), layer.weight.grad.copy(), training.epoch
+    epochs = training.base_epochs + epoch
+    if view == "weights":
+        if epochs == 0:
+            return weight, "The weights as the random initialization drew them: noise, before any training."
+        return weight, (f"The weights after {epochs:,} epochs of training: their random start (fine-grained noise) "
+                        "plus what training added.")
+    if view == "gradient":
+        if not training.can_train:
+            return None, "Training needs the data set, so there is no gradient to show."
+        if not grad.any():
+            return None, ("No gradient yet: the gradients appear after a training step (press Step or Play). A "
+                          "step rolled back after a breakdown leaves none either.")
+        return -grad, (f"Minus the gradient of the last step (epoch {epoch - 1:,} to {epoch:,} of this run): the "
+                       "direction plain gradient descent moves each weight. Bright: pushed up; dark: pushed down; an "
+                       "all-grey tile is a unit no gradient reaches (a dead ReLU).")
+    seed = start_seed(training)
+    if seed is None:
+        return None, "The random start of these weights is unknown, so what training added cannot be shown."
+    start = initial_first_layer(seed, layer.n_in, layer.n_out).astype(weight.dtype)
+    learned = weight - start
+    if not learned.any():
+        return learned, "Nothing learned yet: every tile is grey until the first training step (press Step or Play)."
+    return learned, (f"What {epochs:,} epochs of training added to each unit's weights: the weights minus their "
+                     f"random start (seed {seed}), which is fine-grained noise that plain gradient descent never "
+                     "removes.")
+
+
+def first_layer_view(training, view: str) -> FirstLayerView:
+    """The tiles for `view` ("learned", "weights" or "gradient") of the session's current weights."""
+    if view not in TILE_VIEWS:
+        raise ValueError(f"view must be one of {sorted(TILE_VIEWS)}, got {view!r}")
+    values, note = first_layer_values(training, view)
+    if values is None:
+        return FirstLayerView(view, [], [], note)
+    return FirstLayerView(view, tile_pngs(weight_tiles(values)), unit_captions(len(values)), note)
+
+
+# --- where the model looks ------------------------------------------------------------------------
+
+
+def patch_sums(values: np.ndarray, radius: int = PATCH_RADIUS) -> np.ndarray:
+    """Each pixel's sum over the (2r+1) x (2r+1) patch around it (zeros beyond the border), for an (h, w) array."""
+    h, w = values.shape
+    padded = np.pad(values, radius)
+    size = 2 * radius + 1
+    return sum(padded[i:i + h, j:j + w] for i in range(size) for j in range(size))
+
+
+def looks_at(gradient: np.ndarray, image_shape=IMAGE_SHAPE, radius: int = PATCH_RADIUS) -> np.ndarray:
+    """(h, w) in [0, 1]: how much brightening the patch around each pixel would move the logit, |d logit / d patch|
+    (the gradient summed over the patch's pixels and channels), divided by its largest value in the image.
+
+    Per-pixel gradients of this network are speckled noise (its first layer keeps the random start's fine grain);
+    summed over a small patch, that noise cancels and the regions the verdict depends on remain.
+    """
+    brightness = np.asarray(gradient, dtype=np.float64).reshape(image_shape).sum(axis=2)
+    magnitude = np.abs(patch_sums(brightness, radius))
+    top = magnitude.max()
+    return magnitude / top if top > 0 else magnitude
+
+
+def heatmap(image: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """The model's input (h, w, 3) in dim grey with `looks_at` painted over it in HEAT_STOPS colours (opaque where
+    it is 1, clear where it is 0): (h, w, 3) uint8."""
+    amount = looks_at(gradient)[..., None]
+    grey = 0.8 * np.asarray(image, dtype=np.float64).mean(axis=2, keepdims=True)
+    return np.rint(amount * heat_colors(amount[..., 0]) + (1 - amount) * grey).astype(np.uint8)
+
+
+def heatmap_png(training, image: np.ndarray, x: np.ndarray) -> bytes:
+    """The "where the model looks" picture of one model input x (1, pixels) and its (h, w, 3) image: upscaled and
+    centred on a canvas as wide as a grid tile, so its caption fits on one line."""
+    with training.lock:
+        gradient = saliency(training.model, x)[0]
+    return png_bytes(tile(heatmap(image, gradient), mistake=False), colors=256)
+
+
+# --- kept per visitor -----------------------------------------------------------------------------
+
+
+class Pictures:
+    """One visitor's pictures of the network, kept under the weights version they were made from; while the
+    session plays, a picture is remade only once it is `refresh` s old (the weights change every tick)."""
+
+    def __init__(self, refresh: float = REFRESH, size: int = 64, clock=time.monotonic):
+        self.refresh, self.size, self.clock = refresh, size, clock
+        self._made: OrderedDict = OrderedDict()  # key -> (weights version, made at, picture)
+
+    def get(self, training, key, make):
+        """The picture `make()` gives for `key` and the session's current weights, made again only when needed."""
+        now = self.clock()
+        kept = self._made.get(key)
+        if kept is not None:
+            version, made_at, picture = kept
+            if version == training.weights_version or (training.playing and now - made_at < self.refresh):
+                self._made.move_to_end(key)
+                return picture
+        picture = make()
+        self._made[key] = (training.weights_version, now, picture)
+        self._made.move_to_end(key)
+        while len(self._made) > self.size:
+            self._made.popitem(last=False)
+        return picture
+
+    def tiles(self, training, view: str) -> FirstLayerView:
+        return self.get(training, ("tiles", view), lambda: first_layer_view(training, view))
+
+    def health(self, training) -> tuple[dict, dict]:
+        """The health chart's (data, spec): unchanged between refreshes, so a redraw sends the same message."""
+        return self.get(training, ("health",), lambda: health_chart(training.trainer.history,
+                                                                    training.trainer.rolled_back))
+
+    def heatmap(self, training, key, image: np.ndarray, x: np.ndarray) -> bytes:
+        """The heatmap PNG of one input, e.g. key ("upload", file id, fit) or ("test", index)."""
+        return self.get(training, ("heatmap", *key), lambda: heatmap_png(training, image, x))
+
+
+# --- layer health over the run --------------------------------------------------------------------
+
+HEALTH_POINTS = 150  # the health chart never draws more epochs than this
+MIN_EPOCHS_SHOWN = 10  # the x axis spans at least this many epochs (one record alone is a dot at 0)
+LOG_FLOOR = 1e-8  # log-scale panels draw anything smaller (a gradient of exactly 0) at this height
+LAYER_COLORS = ("#3B6EA8", "#D9652B", "#5E9E4A", "#8E5BA8")  # layer 1, 2, 3, 4 in every panel
+KEPT, ROLLED_BACK = "trained", "rolled back"
+PANELS = (  # (column prefix, the LayerHealth field, title, log scale?)
+    ("g", "grad_norm", "gradient norm ‖∂loss/∂W‖", True),
+    ("u", "update_ratio", "update size ‖ΔW‖ / ‖W‖", True),
+    ("d", "dead_share", "dead units (output 0 for every image)", False),
+)
+
+
+def health_rows(history: list, rolled_back: list = (), max_points: int = HEALTH_POINTS) -> list[tuple[str, object]]:
+    """(phase, Record) pairs to plot: the recorded steps of the run (thinned), then what a roll-back undid, joined to
+    the last kept step so its dashed lines continue the solid ones."""
+    kept = thin([r for r in history if r.health is not None], max_points)
+    undone = [r for r in rolled_back if r.health is not None]
+    rows = [(KEPT, r) for r in kept]
+    if undone:
+        rows += [(ROLLED_BACK, r) for r in kept[-1:] + undone]
+    return rows
+
+
+def health_data(rows: list[tuple[str, object]]) -> dict[str, list]:
+    """Columns: epoch, phase, and one per (panel, layer), e.g. "g1" = layer 1's gradient norm (None where a row has
+    no such number: the broken weights of a roll-back have dead shares only)."""
+    data = {"epoch": [r.epoch for _, r in rows], "phase": [phase for phase, _ in rows]}
+    for prefix, field, _, log in PANELS:
+        layers = max((len(getattr(r.health, field)) for _, r in rows), default=0)
+        for i in range(layers):
+            values = [getattr(r.health, field)[i] if i < len(getattr(r.health, field)) else None for _, r in rows]
+            data[f"{prefix}{i + 1}"] = [None if v is None or not np.isfinite(v) else
+                                        max(float(v), LOG_FLOOR) if log else 100 * float(v) for v in values]
+    return data
+
+
+def health_panel(prefix: str, columns: list[str], title: str, log: bool, x_scale: dict, height: int,
+                 rolled_back: bool) -> dict:
+    """One panel: a line per layer (colour) and phase (solid: trained; dashed, if any: rolled back)."""
+    if log:
+        y_scale, y_axis = {"type": "log"}, {"format": "~e", "tickCount": 4}
+    else:
+        y_scale, y_axis = {"domain": [0, 100]}, {"tickCount": 3, "labelExpr": "datum.label + '%'"}
+    return {
+        "title": {"text": title, "fontSize": 12, "anchor": "start"},
+        "height": height,
+        "width": "container",
+        "transform": [{"fold": columns, "as": ["column", "value"]},
+                      {"calculate": f"'layer ' + replace(datum.column, '{prefix}', '')", "as": "layer"},
+                      {"filter": "isValid(datum.value)"}],
+        "mark": {"type": "line", "strokeWidth": 2, "point": {"size": 18, "filled": True}},
+        "encoding": {
+            "x": {"field": "epoch", "type": "quantitative", "title": None, "scale": x_scale,
+                  "axis": {"format": ",d", "tickMinStep": 1}},
+            "y": {"field": "value", "type": "quantitative", "title": None, "scale": y_scale, "axis": y_axis},
+            "color": {"field": "layer", "type": "nominal", "title": None,
+                      "scale": {"domain": [f"layer {i}" for i in range(1, len(LAYER_COLORS) + 1)],
+                                "range": list(LAYER_COLORS)},
+                      "legend": {"orient": "top", "direction": "horizontal"}},
+            "detail": {"field": "phase"},
+            "tooltip": [{"field": "layer"}, {"field": "epoch", "format": ",d"}, {"field": "phase"},
+                        {"field": "value", "format": ".3~g" if log else ".0f", "title": title}],
+            **({"strokeDash": {"field": "phase", "type": "nominal", "legend": None,  # the caption says "dashed"
+                               "scale": {"domain": [KEPT, ROLLED_BACK], "range": [[1, 0], [4, 3]]}}}
+               if rolled_back else {}),
+        },
+    }
+
+
+def health_chart(history: list, rolled_back: list = (), height: int = 110) -> tuple[dict, dict]:
+    """(data, Vega-Lite spec) for the layer-health chart: three panels, one line per layer, over the epochs recorded
+    so far (not up to the target, as the loss chart: a network that dies in its first epochs fills the chart)."""
+    data = health_data(health_rows(history, rolled_back))
+    x_scale = {"domain": [0, max([MIN_EPOCHS_SHOWN, *data["epoch"]])], "nice": False}
+    panels = []
+    for prefix, _, title, log in PANELS:
+        columns = [c for c in data if c.startswith(prefix) and c[len(prefix):].isdigit()]
+        if columns:
+            panels.append(health_panel(prefix, columns, title, log, x_scale, height, ROLLED_BACK in data["phase"]))
+    spec = {"vconcat": panels, "spacing": 18, "resolve": {"scale": {"color": "shared", "strokeDash": "shared"}}}
+    return data, spec
+
+
+def pick_label(split_name: str, index: int, item) -> str:
+    """'Test image 12 · TL: cat | MP: non-cat ✗' for the picker of grid images."""
+    return f"{split_name.capitalize()} image {index + 1} · {item.caption}" + ("" if item.correct else " ✗")
+
+
+# --- the page's words for these views -------------------------------------------------------------
+
+
+def tiles_intro(model) -> str:
+    layer = first_layer(model)
+    return (f"**The first layer's {layer.n_out} units.** Each unit multiplies every one of the {layer.n_in:,} pixel "
+            "values of a photo by a weight of its own and adds them up; laid out like the photo, its weights are a "
+            f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} picture of what it looks for.")
+
+
+TILE_LEGEND = ("Grey is 0 (the unit ignores that pixel); a brighter red, green or blue is a positive weight on that "
+               "colour (the unit responds more when the photo is bright there), darker a negative one. Each tile has "
+               "its own scale: its largest value is full brightness.")
+_PATCH = f"{2 * PATCH_RADIUS + 1}×{2 * PATCH_RADIUS + 1}"
+HEATMAP_NOTE = (f"**Where the model looks**: how much brightening each {_PATCH} patch of the "
+                f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} input would move the verdict (the gradient of the logit with "
+                "respect to the pixels, by the engine's own backward pass); bright yellow where it would move most. "
+                "A fully connected network has no idea which pixels are neighbours, so expect it to look all over "
+                "the picture rather than just at the cat.")
+
+
+HEALTH_EMPTY = ("**Layer health** appears once this run has trained: every few epochs the Trainer records, from "
+                "the step it takes anyway, each layer's gradient norm, how far the update moved its weights, and "
+                "how many of its units are dead.")
+
+
+def health_note(eval_every: int) -> str:
+    return (f"**Layer health**, recorded every {eval_every} epochs from the training step itself. A healthy layer "
+            "moves by about 0.01% to 1% of its size per step (update size 1e-4 to 1e-2); near 1, one step wipes out "
+            "what it knew. A dead unit outputs 0 for every training image, so no gradient flows through it and it "
+            "stops learning for good. Dashed: steps that a breakdown undid (the weights before them were kept).")
