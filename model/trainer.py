@@ -83,6 +83,13 @@ class PendingStep:
     relu_outputs: list  # each ReLU's output, kept when this step records layer health
     recording: bool  # whether this step records a history row
 
+    def backward_steps(self):
+        """The step's backward pass one node at a time (`Value.backward_steps()`), from zeroed parameter
+        gradients, so it leaves exactly this step's gradients. Zeroed only now: until a walk starts, the
+        parameters keep the last step's gradients (the page draws them)."""
+        self.trainer.optimizer.zero_grad()
+        return self.loss.backward_steps()
+
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Share of rows where the prediction from P(cat) = sigmoid(logit) agrees with the 0/1 label."""
@@ -163,12 +170,11 @@ class Trainer:
     # `_step` is `apply(forward())`. The page's backprop stepper walks the pending step's backward pass
     # node by node in between, then applies it with backward=False: one code path for both.
     def forward(self) -> PendingStep:
-        """The forward half of the next step: the loss of the current weights as a graph, parameters'
-        gradients zeroed so that its backward pass leaves exactly this step's gradients."""
+        """The forward half of the next step: the loss of the current weights as a graph (its backward pass:
+        `apply()`, or node by node with `PendingStep.backward_steps()`)."""
         recording = self.epoch % self.eval_every == 0
         z, relu_outputs = self._forward(self.x_train)
         loss = bce_with_logits(z, self.y_train)
-        self.optimizer.zero_grad()  # drop the last step's gradients before this backward fills them anew
         return PendingStep(self, self.weights_version, loss, z, relu_outputs, recording)
 
     def is_current(self, pending: PendingStep) -> bool:
@@ -195,7 +201,7 @@ class Trainer:
             test_loss, test_acc = self.evaluate(self.x_test, self.y_test)  # before the update: this epoch's
             weights_before = [layer.weight.data.copy() for layer in self._linears()]
         if backward:
-            self.optimizer.zero_grad()  # again: a half-walked backward pass may have left partial sums
+            self.optimizer.zero_grad()  # flush the last step's gradients (or a half-walked pass's partial sums)
             pending.loss.backward()
         self.optimizer.step()
         self.weights_version += 1

@@ -59,7 +59,7 @@ class Walk:
     network's walk fills the parameters' `.grad`, which training must not touch meanwhile)."""
 
     def __init__(self, loss: Value, names: dict, constants=(), lock=None, leaf_word: str = "leaf",
-                 batch: int | None = None):
+                 batch: int | None = None, steps=None):
         self.loss, self.constants, self.leaf_word, self.batch = loss, tuple(constants), leaf_word, batch
         self.order = loss.topological_order()[::-1]  # the backward order: the loss first
         self._position = {node: i for i, node in enumerate(self.order)}
@@ -67,7 +67,8 @@ class Walk:
         self.done = 0  # nodes visited so far
         self.received: dict = {}  # parent -> the share of the gradient it got at the last step
         self._lock = lock if lock is not None else contextlib.nullcontext()
-        self._steps = loss.backward_steps()
+        self._start_steps = steps or loss.backward_steps  # called at the first step, not before
+        self._steps = None
 
     @property
     def total(self) -> int:
@@ -116,6 +117,8 @@ class Walk:
             return False
         with self._lock:
             node = self.order[self.done]
+            if self._steps is None:
+                self._steps = self._start_steps()
             before = {parent: parent.grad.copy() for parent in node.parents}
             visited = next(self._steps)
             if visited is not node:
@@ -679,7 +682,8 @@ def network_example(training) -> Example | None:
     batch = trainer.x_train.shape[0]
     constants = (Constant("x", trainer.x_train.shape, first, "pixels, constant"),
                  Constant("y", trainer.y_train.shape, pending.loss, "labels, constant"))
-    walk = Walk(pending.loss, names, constants, lock=training.lock, leaf_word="parameter", batch=batch)
+    walk = Walk(pending.loss, names, constants, lock=training.lock, leaf_word="parameter", batch=batch,
+                steps=pending.backward_steps)
     about = (f"One full-batch training step of your model at epoch {trainer.epoch:,} of this run, exactly as "
              f"**Play** takes it: the {batch} training images forward through {len(linears)} layers to the loss "
              f"(**{pending.loss.item():.6f}**), then backward through the graph's {walk.total} nodes. The pixels "

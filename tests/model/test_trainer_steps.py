@@ -31,7 +31,7 @@ def test_apply_after_a_walked_backward_pass_matches_a_plain_step(dataset):
     """backward_steps() run to the end by hand, then apply(backward=False): the same update, bit for bit."""
     walked, plain = trainer_pair(dataset)
     pending = walked.forward()
-    visited = list(pending.loss.backward_steps())
+    visited = list(pending.backward_steps())
     assert len(visited) == len(pending.loss.topological_order())
     walked.apply(pending, backward=False)
     plain.run(epochs=1)
@@ -50,17 +50,21 @@ def test_a_half_walked_step_is_still_applied_correctly(dataset):
     assert same_weights(walked, plain)
 
 
-def test_forward_zeroes_the_gradients_so_the_walk_shows_only_this_step(dataset):
+def test_a_walk_starts_from_zeroed_gradients_so_it_shows_only_this_step(dataset):
     trainer = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
     trainer.run(epochs=1)
     assert any(p.grad.any() for p in trainer.model.parameters())  # the last step's gradients
     pending = trainer.forward()
+    assert any(p.grad.any() for p in trainer.model.parameters())  # still there: the page draws them
+    steps = pending.backward_steps()
     assert not any(p.grad.any() for p in trainer.model.parameters())
-    pending.loss.backward()
+    for _ in steps:
+        pass
     fresh = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
     fresh.run(epochs=1)
     again = fresh.forward()
-    again.loss.backward()
+    fresh.optimizer.zero_grad()
+    again.loss.backward()  # a plain backward from zero: the walk must leave exactly these
     for p, q in zip(trainer.model.parameters(), fresh.model.parameters()):
         np.testing.assert_array_equal(p.grad, q.grad)
 
