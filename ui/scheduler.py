@@ -76,6 +76,12 @@ def blas_threads(count: int) -> None:
     global _controller
     if _controller is None:
         _controller = ThreadpoolController()  # scans the loaded libraries once
+    for library in _controller.lib_controllers:
+        # threadpoolctl 3.8+ lets only the first thread that set a limit on a shared OpenBLAS pool set it
+        # again, and silently ignores the others; turns run on every session's thread, so take control.
+        release = getattr(type(library), "clear_controlling_thread", None)
+        if release is not None:
+            release(force=True)
     _controller.limit(limits=count, user_api="blas")
 
 

@@ -158,6 +158,24 @@ def test_a_turn_runs_with_its_share_of_the_cores(restore_blas):
     assert openblas_threads() == 2  # back to all cores between turns, for whoever is left
 
 
+def test_turns_on_other_threads_set_the_limit_after_the_main_thread_did(restore_blas):
+    """threadpoolctl ignores a limit set by any thread but the first one, unless the scheduler takes over."""
+    if openblas_threads() is None:
+        pytest.skip("NumPy's BLAS is not OpenBLAS here")
+    threadpoolctl.threadpool_limits(limits=2, user_api="blas")  # the main thread now "controls" OpenBLAS
+    scheduler, seen = Scheduler(2), []
+
+    def two_visitors():
+        scheduler.join("other")
+        with scheduler.turn("me") as turn:
+            seen.append((turn.threads, openblas_threads()))
+
+    thread = threading.Thread(target=two_visitors)
+    thread.start()
+    thread.join(TIMEOUT)
+    assert seen == [(1, 1)]
+
+
 def test_the_thread_count_changes_only_while_no_turn_trains():
     recorder = Recorder()
     scheduler = Scheduler(2, set_threads=recorder)
