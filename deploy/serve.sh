@@ -76,19 +76,27 @@ for ((i = 0; i < REPLICAS; i++)); do
     pids+=($!)
 done
 
-"$PYTHON" - "$STARTUP_TIMEOUT" "${ports[@]}" <<'EOF' || { echo "serve: replicas did not start; see $SERVE_DIR/logs" >&2; exit 1; }
-import sys, time, urllib.request
-deadline, waiting = time.monotonic() + float(sys.argv[1]), set(sys.argv[2:])
+replicas=()
+for ((i = 0; i < REPLICAS; i++)); do replicas+=("${pids[i]}:${ports[i]}"); done
+"$PYTHON" - "$STARTUP_TIMEOUT" "${replicas[@]}" <<'EOF' || { echo "serve: replicas did not start; see $SERVE_DIR/logs" >&2; exit 1; }
+# Wait until every replica (pid:port) answers /_stcore/health; give up early if one has exited.
+import os, sys, time, urllib.request
+deadline = time.monotonic() + float(sys.argv[1])
+waiting = dict(arg.split(":") for arg in sys.argv[2:])
 while waiting and time.monotonic() < deadline:
-    for port in sorted(waiting):
+    for pid, port in list(waiting.items()):
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            sys.exit(f"serve: the replica on port {port} exited")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
                 if r.read().strip() == b"ok":
-                    waiting.discard(port)
+                    del waiting[pid]
         except OSError:
             pass
     time.sleep(0.3)
-sys.exit(1 if waiting else 0)
+sys.exit(f"serve: no answer from port(s) {', '.join(waiting.values())}" if waiting else 0)
 EOF
 
 "$NGINX" "${nginx_args[@]}" -g 'daemon off;' &
