@@ -8,9 +8,10 @@ visitor count:
 * one chunk at a time: `ui.scheduler.Scheduler` with a single slot, so each chunk has all the cores;
 * scheduler: the Scheduler as the page uses it, one chunk per core, BLAS threads = cores // chunks.
 
-Ratio: combined epochs/s over one visitor alone through the scheduler, timed in the same repetition;
-medians over repetitions. Fairness: the fewest epochs any visitor trained over the most (1 = equal
-shares). The window lasts at least ROUNDS turns per visitor, so one turn more or less moves it little.
+Ratio: combined epochs/s over one visitor alone through the scheduler, timed right next to it (the
+machine's other load drifts); medians over repetitions. Fairness: the fewest epochs any visitor trained
+over the most (1 = equal shares). Each window lasts at least ROUNDS turns per visitor, so one turn more
+or less moves fairness little.
 A probe thread times `Trainer.inspect()` (the forward passes a page rerun does) every PROBE_EVERY s during
 each window, against the same with nothing training: page reruns never wait for a turn. Memory per session
 is tracemalloc's count of what N sessions hold after training through the scheduler, divided by N, in a
@@ -143,36 +144,48 @@ def memory_per_session(data, visitors: int, cores: int) -> dict:
     return {"held_mb": (held - base) / visitors / 2**20, "peak_mb": (peak - base) / visitors / 2**20}
 
 
+def rotations(runs: dict, prober, reps: int, seconds: float, cores: int) -> dict:
+    """{(visitors, contender): [window, ...]}, each window with the rate of one visitor alone (through the
+    scheduler) measured right before or after it, in the same group: the baseline of its ratio."""
+    measured = {(n, name): [] for n in runs for name in NAMES}
+    counts = sorted(runs)
+    for rep in range(reps):
+        for n in counts[rep % len(counts):] + counts[:rep % len(counts)]:
+            names = NAMES if n == 1 else ("alone", *NAMES)  # with one visitor, the scheduler row is the baseline
+            names = names[rep % len(names):] + names[:rep % len(names)]  # rotate: nobody always runs first
+            group = {}
+            for name in names:
+                alone = name == "alone"
+                visitors = 1 if alone else n
+                length = max(seconds, ROUNDS * visitors * TICK / cores)
+                group[name] = window(runs[visitors], NAMES[2] if alone else name, length, cores, prober)
+            base = group.pop("alone", group.get(NAMES[2]))["epochs_per_s"]
+            for name, m in group.items():
+                measured[n, name].append(dict(m, baseline=base))
+    return measured
+
+
 def run(data, visitors=(1, 2, 4, 8), reps: int = 3, seconds: float = 3.0) -> dict:
     """Every contender at every visitor count, `reps` rotations; ratios against 1 visitor, scheduled."""
     from ui.scheduler import available_cores
 
     cores, data = available_cores(), float32(data)
-    visitors = sorted(set(visitors) | {1})
-    runs = {n: [trainer(data) for _ in range(n)] for n in visitors}
+    runs = {n: [trainer(data) for _ in range(n)] for n in sorted(set(visitors) | {1})}
     for trainers in runs.values():
         for t in trainers:
             t.run(epochs=2)  # warm: BLAS buffers, lazy imports
     prober = trainer(data)
-    plan = [(n, name) for n in visitors for name in NAMES]
-    measured = {key: [] for key in plan}
-    for rep in range(reps):
-        shift = rep * len(NAMES) % len(plan)  # rotate, so no contender always runs first
-        for n, name in plan[shift:] + plan[:shift]:
-            length = max(seconds, ROUNDS * n * TICK / cores)
-            measured[n, name].append(window(runs[n], name, length, cores, prober))
-    results = {"cores": cores, "reps": reps, "seconds": seconds, "visitors": visitors,
+    results = {"cores": cores, "reps": reps, "seconds": seconds, "visitors": sorted(runs),
                "idle_probe_ms": idle_probe_ms(prober), "runs": {}, "memory": {}}
-    for n, name in plan:
-        base = np.array([m["epochs_per_s"] for m in measured[1, NAMES[2]]])
-        rates = np.array([m["epochs_per_s"] for m in measured[n, name]])
-        probes = [m["probe_ms"] for m in measured[n, name] if m["probe_ms"] is not None]
+    for (n, name), windows in rotations(runs, prober, reps, seconds, cores).items():
+        ratios = np.array([m["epochs_per_s"] / m["baseline"] for m in windows])
+        probes = [m["probe_ms"] for m in windows if m["probe_ms"] is not None]
         results["runs"].setdefault(name, {})[str(n)] = {
-            "epochs_per_s": float(np.median(rates)), "ratio": float(np.median(rates / base)),
-            "ratio_iqr": [float(q) for q in np.percentile(rates / base, [25, 75])],
-            "fairness": float(np.median([m["fairness"] for m in measured[n, name]])),
-            "probe_ms": float(np.median(probes)) if probes else None, "measurements": measured[n, name]}
-    for n in visitors:
+            "epochs_per_s": float(np.median([m["epochs_per_s"] for m in windows])),
+            "ratio": float(np.median(ratios)), "ratio_iqr": [float(q) for q in np.percentile(ratios, [25, 75])],
+            "fairness": float(np.median([m["fairness"] for m in windows])),
+            "probe_ms": float(np.median(probes)) if probes else None, "measurements": windows}
+    for n in runs:
         results["memory"][str(n)] = memory_per_session(data, n, cores)
     return results
 
