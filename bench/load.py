@@ -111,11 +111,11 @@ def window(runs: list, name: str, seconds: float, cores: int, prober) -> dict:
         thread.join()
     stop.set()
     threads[-1].join()
-    epochs = [out[i]["epochs"] for i in range(len(runs))]
+    epochs, turns = ([out[i][what] for i in range(len(runs))] for what in ("epochs", "turns"))
     elapsed = max(out[i]["end"] for i in range(len(runs))) - t0
     return {"epochs_per_s": sum(epochs) / elapsed, "fairness": min(epochs) / max(max(epochs), 1),
-            "epochs": epochs, "seconds": elapsed, "probe_ms": 1e3 * float(np.median(probes)) if probes else None,
-            "queued": sum(out[i]["queued"] for i in range(len(runs)))}
+            "epochs": epochs, "turns": turns, "seconds": elapsed, "queued": sum(out[i]["queued"] for i in out),
+            "probe_ms": 1e3 * float(np.median(probes)) if probes else None}
 
 
 def memory_per_session(data, visitors: int, cores: int) -> dict:
@@ -215,9 +215,9 @@ def notes(results: dict) -> list[str]:
     """What the ratios mean, and the README's table (markdown)."""
     runs = results["runs"]
     lines = [f"load: {results['cores']} cores; visitors train {TICK:g} s chunks for at least {results['seconds']:g} s "
-             f"(and {ROUNDS} turns each); ratio = combined epochs/s over 1 visitor through the scheduler, same "
-             f"repetition, median of {results['reps']}. A page rerun's forward passes take "
-             f"{results['idle_probe_ms']:.0f} ms idle.",
+             f"(and {ROUNDS} turns each); ratio = combined epochs/s over 1 visitor through the scheduler timed next "
+             f"to it, median of {results['reps']}. Fairness = fewest epochs / most; page rerun = median time of "
+             f"Trainer.inspect() meanwhile ({results['idle_probe_ms']:.0f} ms with nothing training).",
              "", "| visitors | no scheduler | one chunk at a time | scheduler | vs 1 visitor | fairness | MB/session "
              "| page rerun |", "|---|---|---|---|---|---|---|---|"]
     for n in results["visitors"]:
