@@ -17,9 +17,11 @@ visitors arrive. The `Scheduler` fixes that by design:
 
 Measured here (2 cores, OpenBLAS 0.3.31 pthreads, float32 sessions; `python -m bench load`): two 1-thread
 chunks side by side train about 1.3x as many epochs/s as one 2-thread chunk at a time, and one visitor
-alone trains about 1.4x faster with 2 threads than with 1, hence one slot per core, and all cores to a
-visitor alone. Changing the thread count thousands of times while other threads multiply gave correct
-products every time: OpenBLAS reads the count when a call starts, so a change affects later calls only.
+alone trains about 1.45x faster with 2 threads than with 1 on an idle machine, hence one slot per core
+and all cores to a visitor alone. A 2-thread chunk is fragile, though: with the cores busy with other
+processes it fell to 45 epochs/s where 1 thread kept 150 (each OpenBLAS call waits for its slowest thread).
+Changing the thread count thousands of times while other threads multiplied gave correct products every
+time: OpenBLAS reads the count when a call starts, so a change affects later calls only.
 """
 from __future__ import annotations
 
