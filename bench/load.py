@@ -10,8 +10,9 @@ visitor count:
 
 Ratio: combined epochs/s over one visitor alone through the scheduler, timed right next to it (the
 machine's other load drifts); medians over repetitions. Fairness: the fewest epochs any visitor trained
-over the most (1 = equal shares). Each window lasts at least ROUNDS turns per visitor, so one turn more
-or less moves fairness little.
+over the most (1 = equal shares). Every visitor has pressed Play before a window opens (as a class
+that is already training), and each window lasts at least ROUNDS turns per visitor, so the turn cut
+short by the window's end moves fairness little.
 A probe thread times `Trainer.inspect()` (the forward passes a page rerun does) every PROBE_EVERY s during
 each window, against the same with nothing training: page reruns never wait for a turn. Memory per session
 is tracemalloc's count of what N sessions hold after training through the scheduler, divided by N, in a
@@ -28,7 +29,7 @@ import numpy as np
 
 TICK = 0.2  # s of training per chunk: the page's tick (ui/session.py)
 WAIT = 0.25  # s a visitor waits for a turn before the page would redraw "queued behind ..."
-ROUNDS = 6  # every window lasts at least this many turns per visitor
+ROUNDS = 10  # every window lasts at least this many turns per visitor: one turn more is 10%, not more
 PROBE_EVERY = 0.25  # s between probes of an interactive rerun
 LR = 0.0075
 TARGET_RATIO, TARGET_FAIRNESS = 1.0, 0.8  # with 2 or more visitors, scheduler row
@@ -97,6 +98,8 @@ def idle_probe_ms(prober, reps: int = 7, warmup: int = 2) -> float:
 def window(runs: list, name: str, seconds: float, cores: int, prober) -> dict:
     """All `runs` train at once for `seconds` under contender `name`; a probe times reruns meanwhile."""
     scheduler = scheduler_for(name, cores)
+    for key in range(len(runs) if scheduler else 0):
+        scheduler.join(key)  # everyone is playing already: nobody starts with the machine to itself
     start, clock, out = threading.Barrier(len(runs) + 1), SimpleNamespace(deadline=None), {}
     probes, stop = [], threading.Event()
     threads = [threading.Thread(target=visitor, args=(i, run, scheduler, start, clock, out))
