@@ -98,8 +98,9 @@ def idle_probe_ms(prober, reps: int = 7, warmup: int = 2) -> float:
 def window(runs: list, name: str, seconds: float, cores: int, prober) -> dict:
     """All `runs` train at once for `seconds` under contender `name`; a probe times reruns meanwhile."""
     scheduler = scheduler_for(name, cores)
-    for key in range(len(runs) if scheduler else 0):
-        scheduler.join(key)  # everyone is playing already: nobody starts with the machine to itself
+    if scheduler is not None:
+        for key in range(len(runs)):
+            scheduler.join(key)  # everyone is playing already: nobody starts with the machine to itself
     start, clock, out = threading.Barrier(len(runs) + 1), SimpleNamespace(deadline=None), {}
     probes, stop = [], threading.Event()
     threads = [threading.Thread(target=visitor, args=(i, run, scheduler, start, clock, out))
