@@ -188,6 +188,7 @@ def run(data, visitors=(1, 2, 4, 8), reps: int = 3, seconds: float = 3.0) -> dic
             "epochs_per_s": float(np.median([m["epochs_per_s"] for m in windows])),
             "ratio": float(np.median(ratios)), "ratio_iqr": [float(q) for q in np.percentile(ratios, [25, 75])],
             "fairness": float(np.median([m["fairness"] for m in windows])),
+            "turn_fairness": float(np.median([min(m["turns"]) / max(max(m["turns"]), 1) for m in windows])),
             "probe_ms": float(np.median(probes)) if probes else None, "measurements": windows}
     for n in runs:
         results["memory"][str(n)] = memory_per_session(data, n, cores)
@@ -220,14 +221,16 @@ def notes(results: dict) -> list[str]:
     runs = results["runs"]
     lines = [f"load: {results['cores']} cores; visitors train {TICK:g} s chunks for at least {results['seconds']:g} s "
              f"(and {ROUNDS} turns each); ratio = combined epochs/s over 1 visitor through the scheduler timed next "
-             f"to it, median of {results['reps']}. Fairness = fewest epochs / most; page rerun = median time of "
-             f"Trainer.inspect() meanwhile ({results['idle_probe_ms']:.0f} ms with nothing training).",
-             "", "| visitors | no scheduler | one chunk at a time | scheduler | vs 1 visitor | fairness | MB/session "
-             "| page rerun |", "|---|---|---|---|---|---|---|---|"]
+             f"to it, median of {results['reps']}. Fairness = fewest epochs / most (of turns, in brackets); "
+             f"page rerun = median time of Trainer.inspect() meanwhile ({results['idle_probe_ms']:.0f} ms with "
+             "nothing training).",
+             "", "| visitors | no scheduler | one chunk at a time | scheduler | vs 1 visitor | fairness (turns) "
+             "| MB/session | page rerun |", "|---|---|---|---|---|---|---|---|"]
     for n in results["visitors"]:
         cells = [f"{runs[name][str(n)]['epochs_per_s']:,.0f}" for name in NAMES]
         ours = runs[NAMES[2]][str(n)]
         probe = "n/a" if ours["probe_ms"] is None else f"{ours['probe_ms']:.0f} ms"
-        lines.append(f"| {n} | {' | '.join(cells)} | {ours['ratio']:.2f}x | {ours['fairness']:.2f} | "
+        fairness = f"{ours['fairness']:.2f} ({ours['turn_fairness']:.2f})"
+        lines.append(f"| {n} | {' | '.join(cells)} | {ours['ratio']:.2f}x | {fairness} | "
                      f"{results['memory'][str(n)]['held_mb']:.1f} | {probe} |")
     return lines
