@@ -8,12 +8,15 @@ STAMP       := $(VENV)/.installed
 DEV_STAMP   := $(VENV)/.installed-dev
 WEIGHTS     := weights/cat_mlp.npz
 PYTEST_ARGS ?=
+REPLICAS    ?= 2
+PORT        ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench data weights screenshots install install-dev clean
+.PHONY: help run serve test bench data weights screenshots install install-dev clean
 
 help:
 	@echo "make run          start the Streamlit app (installs, fetches the data if it can)"
+	@echo "make serve        REPLICAS=N Streamlit processes behind nginx on PORT (default 2, 8080); needs nginx"
 	@echo "make test         run all tests (unit, app, end-to-end); extra args: PYTEST_ARGS='-k x'"
 	@echo "make bench        benchmark the engine against hand-written NumPy"
 	@echo "make data         put the catvnoncat .h5 files in data/ (\$$CATVNONCAT_DIR, ../shared/data or download)"
@@ -42,6 +45,10 @@ run: install
 	@$(PY) -m model.fetch || echo "warning: no dataset; the app still runs on the shipped weights (see the error above)"
 	@test -f $(WEIGHTS) || echo "warning: $(WEIGHTS) is missing; run 'make weights' to train it"
 	$(VENV)/bin/streamlit run app.py
+
+serve: install
+	@$(PY) -m model.dataset || echo "warning: no dataset; the app still runs on the shipped weights (see the error above)"
+	REPLICAS=$(REPLICAS) PORT=$(PORT) PYTHON=$(PY) bash deploy/serve.sh
 
 test: install-dev data
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,4 +1,5 @@
-"""python -m bench [--quick] [step] [train] [predict] [app] [insight]: time the engine against hand-written NumPy.
+"""python -m bench [--quick] [step] [train] [predict] [app] [insight] [load]: time the engine against hand-written
+NumPy, the page and the server.
 
 Prints one table (median time, and the median of paired ratios against the baseline measured in the
 same run) and writes every number, raw times included, to bench/results/latest.json.
@@ -12,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench import app, insight, predict, step, train
+from bench import app, insight, load, predict, step, train
 from bench.timing import OtherLoad, environment
 
-SECTIONS = {"step": step, "train": train, "predict": predict, "app": app, "insight": insight}
+SECTIONS = {"step": step, "train": train, "predict": predict, "app": app, "insight": insight, "load": load}
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 # Repetitions per section: (full, --quick). Keyword arguments of each section's run().
@@ -25,6 +26,7 @@ SETTINGS = {
     "predict": ({"reps": 200, "photo_reps": 15}, {"reps": 20, "photo_reps": 3}),
     "app": ({"reps": 5, "seconds": 3.0, "warmup": 1}, {"reps": 2, "seconds": 3.0, "warmup": 0}),
     "insight": ({"reps": 5, "seconds": 3.0, "warmup": 1}, {"reps": 2, "seconds": 2.0, "warmup": 0}),
+    "load": ({"reps": 3, "seconds": 3.0, "visitors": (1, 2, 4, 8)}, {"reps": 1, "seconds": 1.0, "visitors": (1, 2, 4)}),
 }
 
 
@@ -65,6 +67,17 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def visitor_counts(text: str) -> tuple[int, ...]:
+    """'1,2,4,8' -> (1, 2, 4, 8), for --visitors."""
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1 separated by commas, got {text!r}")
+    return counts
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
@@ -72,6 +85,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", action="append", choices=["float64", "float32"],
                         help="dtypes for step and train (repeatable; default both)")
     parser.add_argument("--reps", type=int, help="override the repetitions of every section")
+    parser.add_argument("--visitors", type=visitor_counts, help="visitor counts for load, e.g. 1,2,4,8")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write the results ({RESULTS})")
     args = parser.parse_args(argv)
     chosen = args.sections or list(SECTIONS)
@@ -97,6 +111,8 @@ def main(argv=None) -> int:
             settings["reps"] = args.reps
         if name in ("step", "train"):
             settings["dtypes"] = dtypes
+        if name == "load" and args.visitors:
+            settings["visitors"] = args.visitors
         t0 = time.perf_counter()
         print(f"... {name}", file=sys.stderr, flush=True)
         with OtherLoad() as load:
