@@ -18,6 +18,7 @@ help:
 	@echo "make run          start the Streamlit app (installs, fetches the data if it can)"
 	@echo "make serve        REPLICAS=N Streamlit processes behind nginx on PORT (default 2, 8080); needs nginx"
 	@echo "make test         run all tests (unit, app, end-to-end); extra args: PYTEST_ARGS='-k x'"
+	@echo "make lint         ruff check (make test runs it first)"
 	@echo "make bench        benchmark the engine against hand-written NumPy"
 	@echo "make data         put the catvnoncat .h5 files in data/ (\$$CATVNONCAT_DIR, ../shared/data or download)"
 	@echo "make weights      retrain the shipped model into $(WEIGHTS)"
@@ -47,10 +48,13 @@ run: install
 	$(VENV)/bin/streamlit run app.py
 
 serve: install
-	@$(PY) -m model.dataset || echo "warning: no dataset; the app still runs on the shipped weights (see the error above)"
+	@$(PY) -m model.fetch || echo "warning: no dataset; the app still runs on the shipped weights (see the error above)"
 	REPLICAS=$(REPLICAS) PORT=$(PORT) PYTHON=$(PY) bash deploy/serve.sh
 
-test: install-dev data
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+test: install-dev data lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev data

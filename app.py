@@ -4,6 +4,8 @@ Layout only: every value drawn here comes ready-made from ui/ (README, "Where th
 
     streamlit run app.py      # or: make run
 """
+import functools
+
 import streamlit as st
 from streamlit.errors import StreamlitInvalidLayoutContextError
 
@@ -80,8 +82,8 @@ with st.sidebar:
     st.number_input(
         "Epochs to train", min_value=settings.MIN_EPOCHS, max_value=settings.MAX_EPOCHS, step=100, key="epochs",
         on_change=lambda: current().set_target(st.session_state.epochs), disabled=not training.can_train,
-        help=f"Play stops after this many epochs of the current run. One epoch is one step over all "
-             f"{training.data_sizes[0] or 'the'} training images.")
+        help=f"Play stops after this many epochs of the current training. One epoch is one step over all "
+             f"{resources.data_sizes[0] or 'the'} training images.")
     st.segmented_control(
         "Optimizer", options=list(settings.OPTIMIZER_LABELS), format_func=settings.OPTIMIZER_LABELS.get,
         required=True, key="optimizer", on_change=restart, disabled=not training.can_train, width="stretch")
@@ -101,7 +103,8 @@ with st.sidebar:
 
     st.divider()
     st.download_button(
-        "Download weights (.npz)", data=training.weights_bytes, file_name=training.weights_filename(),
+        "Download weights (.npz)", data=functools.partial(session.download_bytes, training),
+        file_name=session.weights_filename(training),
         mime="application/octet-stream", key="download", on_click="ignore", icon=":material/download:",
         width="stretch",
         help="This session's current weights; `model.weights.load_weights()` reads the file back.")
@@ -188,11 +191,11 @@ with st.container(horizontal=True, gap="small", key="controls"):
 live_section = st.container()  # filled by the training fragment at the end of the page
 
 
-def show_live_view(run: session.TrainingSession) -> None:
+def show_live_view(training: session.TrainingSession) -> None:
     """Metrics, progress and any warning: redrawn after every tick."""
-    if not run.can_train:
+    if not training.can_train:
         return  # the data-set section above says how to get the data
-    view = run.view()
+    view = training.view()
     with st.grid(len(view.metrics), min_column_width=METRIC_MIN_WIDTH):  # one row wide, two columns on a phone
         for metric in view.metrics:
             st.metric(metric.label, metric.value, metric.delta, delta_color=metric.delta_color,
@@ -204,16 +207,16 @@ def show_live_view(run: session.TrainingSession) -> None:
         st.warning(view.warning, icon=":material/warning:")
 
 
-def show_loss_chart(run: session.TrainingSession) -> None:
+def show_loss_chart(training: session.TrainingSession) -> None:
     """The loss curves (redrawn less often than the metrics: drawing them costs the browser far more)."""
-    if run.can_train:
-        chart_data, chart_spec = live.loss_chart(run.view().chart, run.target)
+    if training.can_train:
+        chart_data, chart_spec = live.loss_chart(training.view().chart, training.target)
         st.vega_lite_chart(chart_data, chart_spec, width="stretch")
-        st.caption(text.describe_start(run))
+        st.caption(text.describe_start(training))
 
 
 with st.expander("What happens on each tick?", icon=":material/neurology:"):
-    n_train, n_test = training.data_sizes
+    n_train, n_test = resources.data_sizes
     st.markdown(text.explain_markdown(graph_summary(resources, str(weights_path), stamp), training.optimizer,
                                       n_train, n_test, session.TICK_SECONDS))
 
@@ -232,28 +235,28 @@ def pictures() -> insight.Pictures:
     return st.session_state.setdefault("pictures", insight.Pictures())
 
 
-def show_health_chart(run: session.TrainingSession) -> None:
-    if run.can_train:
-        chart_data, chart_spec = pictures().health(run)
+def show_health_chart(training: session.TrainingSession) -> None:
+    if training.can_train:
+        chart_data, chart_spec = pictures().health(training)
         if not chart_data["epoch"]:
             st.caption(insight.HEALTH_EMPTY)
             return
         st.vega_lite_chart(chart_data, chart_spec, width="stretch")
-        st.caption(insight.health_note(run.eval_every))
+        st.caption(insight.health_note(training.eval_every))
 
 
-def show_first_layer(run: session.TrainingSession) -> None:
-    tiles = pictures().tiles(run, st.session_state.tile_view)
+def show_first_layer(training: session.TrainingSession) -> None:
+    tiles = pictures().tiles(training, st.session_state.tile_view)
     st.caption(f"{tiles.note} {insight.TILE_LEGEND}")
     if tiles.pngs:
         st.image(tiles.pngs, caption=tiles.captions, width=insight.TILE_SCALE * 64)
 
 
-def show_where_it_looks(run: session.TrainingSession, key: tuple, image, x) -> None:
-    st.image(pictures().heatmap(run, key, image, x), width=TILE_WIDTH, caption="where the model looks")
+def show_where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> None:
+    st.image(pictures().heatmap(training, key, image, x), width=TILE_WIDTH, caption="where the model looks")
 
 
-def show_explain_pick(run: session.TrainingSession, split, p_cat) -> None:
+def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
     """One image of the grid, picked from a list that starts with its mistakes, and where the model looks in it."""
     items = {item.index: item for item in gallery.grid_items(split.labels, p_cat, classes=resources.classes)}
     mistakes_first = sorted(items, key=lambda index: items[index].correct)  # sorted() is stable: in order within
@@ -266,7 +269,7 @@ def show_explain_pick(run: session.TrainingSession, split, p_cat) -> None:
                 format_func=lambda index: insight.pick_label(split.name, index, items[index]), key="explain_pick")
             st.caption(insight.HEATMAP_NOTE)
         st.image(gallery.upscale(split.images[pick]), width=PREVIEW_WIDTH, caption=f"{split.name} image {pick + 1}")
-        show_where_it_looks(run, (split.name, pick), split.images[pick], split.x[pick:pick + 1])
+        show_where_it_looks(training, (split.name, pick), split.images[pick], split.x[pick:pick + 1])
 
 
 # --- see backprop --------------------------------------------------------------------------------
@@ -349,7 +352,7 @@ st.header("Your photos", divider="gray")
 
 @st.fragment(run_every=GRID_REFRESH if playing else None)
 def your_photos() -> None:
-    run = current()
+    training = current()
     files = st.file_uploader(
         "Upload photos: JPEG, PNG, GIF, BMP, WebP or TIFF, up to 20 MB and 50 megapixels each",
         type=list(photos.UPLOADER_TYPES), accept_multiple_files=True, key="upload")
@@ -366,7 +369,7 @@ def your_photos() -> None:
                    f"{n_train or 'a few hundred'} photos, so drawings or plain colours get a confident guess, "
                    "not an answer.")
         return
-    if run.start == settings.FRESH and run.epoch == 0:
+    if training.start == settings.FRESH and training.epoch == 0:
         st.warning("The model is untrained (a fresh random initialization), so these predictions are "
                    "guesses until you train it.", icon=":material/warning:")
     st.segmented_control("Fit to the square", options=list(photos.FIT_LABELS),
@@ -378,40 +381,47 @@ def your_photos() -> None:
     for item in items:
         if not item.ok:
             st.error(item.error_markdown, icon=":material/broken_image:")
-    predictions = photos.classify(run.p_cat, items)
+    predictions = photos.classify(training.p_cat, items)
     good = [(item, p) for item, p in zip(items, predictions) if item.ok]
     if not good:
         return
     st.caption(insight.HEATMAP_NOTE)
-    labelled = []
-    for item, prediction in good:
-        with st.container(border=True, horizontal=True, gap="medium"):
-            with st.container(width=PHOTO_WIDTH, horizontal_alignment="center"):
-                st.image(item.prepared.display, caption="your photo",
-                         width=photos.display_width(item.prepared.display.size, PHOTO_WIDTH))
-            st.image(gallery.upscale(item.prepared.preview), width=PREVIEW_WIDTH,
-                     caption="what the model sees")
-            show_where_it_looks(run, ("upload", item.file_id, st.session_state.fit), item.prepared.preview,
-                                item.prepared.x)
-            with st.container(width="stretch"):
-                st.markdown(f"**{text.escape_markdown(item.name)}**")
-                st.subheader(prediction.caption(resources.classes), anchor=False)
-                st.progress(prediction.p_cat, text=prediction.probability_text)
-                truth = st.segmented_control(
-                    "True label", options=[1, 0], format_func=lambda c: resources.classes[c],
-                    key=f"truth_{item.file_id}", help="What the photo really shows. Labelled photos "
-                    "get a TL/MP grid below.")
-            if truth is not None:
-                labelled.append((item, prediction, truth))
+    labelled = [(item, prediction, truth) for item, prediction in good
+                if (truth := show_photo(training, item, prediction)) is not None]
     if labelled:
-        labels = [t for _, _, t in labelled]
-        p_cat = [p.p_cat for _, p, _ in labelled]
-        st.subheader("Your photos, true label vs. model prediction")
-        st.caption(gallery.summarize(labels, p_cat).text)
-        grid = gallery.grid_items(labels, p_cat, classes=resources.classes)
-        st.image([gallery.png_bytes(gallery.tile(item.prepared.preview, mistake=not g.correct))
-                  for (item, _, _), g in zip(labelled, grid)],
-                 caption=[g.markdown for g in grid], width=TILE_WIDTH)
+        show_labelled_grid(labelled)
+
+
+def show_photo(training: session.TrainingSession, item, prediction) -> int | None:
+    """One photo: as given, as the model sees it, where it looks, and its prediction; returns its true label
+    once the visitor has set one."""
+    with st.container(border=True, horizontal=True, gap="medium"):
+        with st.container(width=PHOTO_WIDTH, horizontal_alignment="center"):
+            st.image(item.prepared.display, caption="your photo",
+                     width=photos.display_width(item.prepared.display.size, PHOTO_WIDTH))
+        st.image(gallery.upscale(item.prepared.preview), width=PREVIEW_WIDTH, caption="what the model sees")
+        show_where_it_looks(training, ("upload", item.file_id, st.session_state.fit), item.prepared.preview,
+                            item.prepared.x)
+        with st.container(width="stretch"):
+            st.markdown(f"**{text.escape_markdown(item.name)}**")
+            st.subheader(prediction.caption(resources.classes), anchor=False)
+            st.progress(prediction.p_cat, text=prediction.probability_text)
+            return st.segmented_control(
+                "True label", options=[1, 0], format_func=lambda c: resources.classes[c],
+                key=f"truth_{item.file_id}", help="What the photo really shows. Labelled photos get a TL/MP grid "
+                "below.")
+
+
+def show_labelled_grid(labelled: list) -> None:
+    """The visitor's labelled photos as a TL/MP grid, like the test set's."""
+    labels = [truth for _, _, truth in labelled]
+    p_cat = [prediction.p_cat for _, prediction, _ in labelled]
+    st.subheader("Your photos, true label vs. model prediction")
+    st.caption(gallery.summarize(labels, p_cat).text)
+    grid = gallery.grid_items(labels, p_cat, classes=resources.classes)
+    st.image([gallery.png_bytes(gallery.tile(item.prepared.preview, mistake=not g.correct))
+              for (item, _, _), g in zip(labelled, grid)],
+             caption=[g.markdown for g in grid], width=TILE_WIDTH)
 
 
 your_photos()
@@ -423,7 +433,7 @@ st.header("True label vs. model prediction", divider="gray")
 
 @st.fragment(run_every=GRID_REFRESH if playing else None)
 def tl_mp_grid() -> None:
-    run = current()
+    training = current()
     if resources.data is None:
         st.info("The test images come with the data set: download it under **Live training** (or run "
                 "`make data`).", icon=":material/database:")
@@ -434,10 +444,10 @@ def tl_mp_grid() -> None:
             format_func={"test": f"Test set ({n_test})", "train": f"Training set ({n_train})"}.get)
         mistakes_only = st.toggle("Mistakes only", key="mistakes_only")
     split = resources.split(split_name)
-    p_cat = run.p_cat(split.x)
+    p_cat = training.p_cat(split.x)
     st.caption(f"{gallery.summarize(split.labels, p_cat).text}. Mistakes are framed in red. "
                "TL = true label, MP = model prediction, refreshed as the model trains.")
-    show_explain_pick(run, split, p_cat)
+    show_explain_pick(training, split, p_cat)
     items = gallery.grid_items(split.labels, p_cat, mistakes_only, classes=resources.classes)
     if not items:
         st.success("No mistakes on these images.", icon=":material/check_circle:")
@@ -456,31 +466,31 @@ tl_mp_grid()
 def train_and_show() -> None:
     """Draw the live view (into its place above), then, while playing, train tick after tick for about a
     second. Drawing before training means nothing on the page waits (and fades as stale) during a chunk."""
-    run = current()
+    training = current()
     with live_section:
         board, chart = st.empty(), st.empty()
 
     def redraw_metrics():
         with board.container():
-            show_live_view(run)
+            show_live_view(training)
 
     def redraw_chart():
         with chart.container():
-            show_loss_chart(run)
+            show_loss_chart(training)
 
     health, tiles = health_section.empty(), tiles_section.empty()  # "Inside the network", redrawn more slowly
 
     def redraw_inside():
         with health.container():
-            show_health_chart(run)
+            show_health_chart(training)
         with tiles.container():
-            show_first_layer(run)
+            show_first_layer(training)
 
     redraw_metrics()
     redraw_chart()
     redraw_inside()
     try:
-        if session.play_loop(run, redraw_metrics, redraw_chart, slower=[(redraw_inside, insight.REFRESH)]):
+        if session.play_loop(training, redraw_metrics, redraw_chart, slower=[(redraw_inside, insight.REFRESH)]):
             st.rerun()  # playing stopped: redraw the controls and stop the timers
     except StreamlitInvalidLayoutContextError:
         # A click (Pause, a slider) started a full rerun while this run was still training: the

@@ -78,6 +78,28 @@ def visitor_counts(text: str) -> tuple[int, ...]:
     return counts
 
 
+def run_sections(chosen: list[str], data, args, dtypes: tuple) -> tuple[dict, dict, list, list]:
+    """Run each chosen section with its settings: (results, timings, table rows, notes)."""
+    results, sections, all_rows, all_notes = {}, {}, [], []
+    for name in chosen:
+        module = SECTIONS[name]
+        settings = dict(SETTINGS[name][args.quick])
+        if args.reps is not None:
+            settings["reps"] = args.reps
+        if name in ("step", "train"):
+            settings["dtypes"] = dtypes
+        if name == "load" and args.visitors:
+            settings["visitors"] = args.visitors
+        t0 = time.perf_counter()
+        print(f"... {name}", file=sys.stderr, flush=True)
+        with OtherLoad() as load:
+            results[name] = module.run(data, **settings)
+        sections[name] = {"seconds": time.perf_counter() - t0, "other_load": load.share, "settings": settings}
+        all_rows += module.rows(results[name])
+        all_notes += module.notes(results[name])
+    return results, sections, all_rows, all_notes
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
@@ -103,23 +125,7 @@ def main(argv=None) -> int:
     data = load_catvnoncat()
 
     started = time.perf_counter()
-    results, sections, all_rows, all_notes = {}, {}, [], []
-    for name in chosen:
-        module = SECTIONS[name]
-        settings = dict(SETTINGS[name][args.quick])
-        if args.reps is not None:
-            settings["reps"] = args.reps
-        if name in ("step", "train"):
-            settings["dtypes"] = dtypes
-        if name == "load" and args.visitors:
-            settings["visitors"] = args.visitors
-        t0 = time.perf_counter()
-        print(f"... {name}", file=sys.stderr, flush=True)
-        with OtherLoad() as load:
-            results[name] = module.run(data, **settings)
-        sections[name] = {"seconds": time.perf_counter() - t0, "other_load": load.share, "settings": settings}
-        all_rows += module.rows(results[name])
-        all_notes += module.notes(results[name])
+    results, sections, all_rows, all_notes = run_sections(chosen, data, args, dtypes)
     elapsed = time.perf_counter() - started
 
     print()

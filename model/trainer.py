@@ -96,6 +96,55 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(is_cat(stable_sigmoid(logits)) == (labels > 0.5)))
 
 
+def diagnose(loss: float, logits: np.ndarray, best_loss: float) -> Divergence | None:
+    """What is wrong with weights that give this training loss and these logits (None if nothing)."""
+    if not np.isfinite(loss):
+        return Divergence.NON_FINITE
+    if loss > BLOW_UP * best_loss:
+        return Divergence.BLEW_UP
+    if logits.size > 1 and logits.min() == logits.max():
+        return Divergence.DIED
+    return None
+
+
+def forward_through(layers, x) -> tuple[Value, list[np.ndarray]]:
+    """`x` through `layers` (the same graph as a Sequential builds), and each ReLU's output (kept for free:
+    the graph holds those arrays anyway, as inputs of the next layer)."""
+    out, relu_outputs = Value(x, requires_grad=False), []
+    for layer in layers:
+        out = layer(out)
+        if isinstance(layer, ReLU):
+            relu_outputs.append(out.data)
+    return out, relu_outputs
+
+
+def layer_health(linears: list[Linear], weights_before: list[np.ndarray], relu_outputs: list) -> LayerHealth:
+    """Layer health from the step just taken (its gradients, its update, its ReLUs): no extra pass."""
+    grad_norm = tuple(float(np.linalg.norm(layer.weight.grad)) for layer in linears)
+    update_ratio = tuple(float(np.linalg.norm(layer.weight.data - before) / max(np.linalg.norm(before), 1e-30))
+                         for layer, before in zip(linears, weights_before))
+    return LayerHealth(grad_norm, update_ratio, tuple(map(dead_share, relu_outputs)))
+
+
+class Checkpoint:
+    """A copy of the weights at the recorded epoch with the lowest training loss: what a roll-back restores."""
+
+    def __init__(self, params):
+        self.params, self.loss, self.epoch = params, np.inf, 0
+        self._copies = [np.empty_like(p.data) for p in params]
+
+    def offer(self, epoch: int, loss: float) -> None:
+        """Keep the current weights if `loss` is the lowest so far."""
+        if loss < self.loss:
+            self.loss, self.epoch = loss, epoch
+            for saved, p in zip(self._copies, self.params):
+                np.copyto(saved, p.data)
+
+    def restore(self) -> None:
+        for saved, p in zip(self._copies, self.params):
+            np.copyto(p.data, saved)
+
+
 class Trainer:
     """Trains `model` (a Sequential ending in Sigmoid) in place on a `load_catvnoncat()` data set."""
 
@@ -116,8 +165,8 @@ class Trainer:
         self.weights_version = 0  # goes up whenever the weights change (update, roll-back): see is_current
         self.history: list[Record] = []
         self.rolled_back: list[Record] = []  # what the last chunk's roll-back undid, ending with the broken weights
-        self.best_loss, self.best_epoch = np.inf, 0
-        self._best_weights = [np.empty_like(p.data) for p in self.optimizer.params]
+        self.best = Checkpoint(self.optimizer.params)
+        self._linears = [layer for layer in model.layers if isinstance(layer, Linear)]
 
     @property
     def lr(self) -> float:
@@ -129,10 +178,8 @@ class Trainer:
 
     # ---------------------------------------------------------------- training
     def run(self, epochs: int | None = None, seconds: float | None = None) -> ChunkResult:
-        """Train until `epochs` more epochs are done or `seconds` have passed, whichever comes first.
-
-        The chunk ends by checking the weights it leaves, so a broken last update is rolled back here too.
-        """
+        """Train until `epochs` more epochs are done or `seconds` have passed, whichever comes first; the chunk
+        ends by checking the weights it leaves, so a broken last update is rolled back here too."""
         if epochs is None and seconds is None:
             raise ValueError("run() needs epochs=, seconds= or both")
         start = time.perf_counter()
@@ -140,7 +187,7 @@ class Trainer:
         first = self.epoch
         stop, self.rolled_back = None, []
         while (epochs is None or self.epoch - first < epochs) and time.perf_counter() < deadline:
-            stop = self._step()
+            stop = self.apply(self.forward())
             if stop:
                 break
         return self._end_chunk(stop, start, first)
@@ -154,7 +201,7 @@ class Trainer:
     def _end_chunk(self, stop: Divergence | None, start: float, first: int) -> ChunkResult:
         if not stop:
             current, logits, relu_outputs = self._evaluate_current()
-            stop = self.diagnose(current.train_loss, logits)
+            stop = diagnose(current.train_loss, logits, self.best.loss)
             if stop:
                 self._note_broken(current.train_loss, logits, relu_outputs)
         message = self._roll_back(stop) if stop else ""
@@ -162,18 +209,14 @@ class Trainer:
             current = self.inspect()
         return ChunkResult(self.epoch - first, time.perf_counter() - start, current, stop, message)
 
-    def _step(self) -> Divergence | None:
-        """One epoch of full-batch training; returns what is wrong with the weights instead, if anything."""
-        return self.apply(self.forward())
-
     # ---------------------------------------------------------------- one step, in two halves
-    # `_step` is `apply(forward())`. The page's backprop stepper walks the pending step's backward pass
+    # A step of `run()` is `apply(forward())`. The page's backprop stepper walks the pending step's backward pass
     # node by node in between, then applies it with backward=False: one code path for both.
     def forward(self) -> PendingStep:
         """The forward half of the next step: the loss of the current weights as a graph (its backward pass:
         `apply()`, or node by node with `PendingStep.backward_steps()`)."""
         recording = self.epoch % self.eval_every == 0
-        z, relu_outputs = self._forward(self.x_train)
+        z, relu_outputs = forward_through(self.logits.layers, self.x_train)
         loss = bce_with_logits(z, self.y_train)
         return PendingStep(self, self.weights_version, loss, z, relu_outputs, recording)
 
@@ -189,82 +232,45 @@ class Trainer:
         if not self.is_current(pending):
             raise ValueError("this step was built from weights that have changed since; call forward() again")
         z, train_loss = pending.logits, pending.loss.item()
-        problem = self.diagnose(train_loss, z.data)
+        problem = diagnose(train_loss, z.data, self.best.loss)
         if problem:
             self._note_broken(train_loss, z.data, pending.relu_outputs)
             return problem
         if pending.recording:
-            if train_loss < self.best_loss:
-                self.best_loss, self.best_epoch = train_loss, self.epoch
-                for saved, p in zip(self._best_weights, self.optimizer.params):
-                    np.copyto(saved, p.data)
+            self.best.offer(self.epoch, train_loss)
             test_loss, test_acc = self.evaluate(self.x_test, self.y_test)  # before the update: this epoch's
-            weights_before = [layer.weight.data.copy() for layer in self._linears()]
+            weights_before = [layer.weight.data.copy() for layer in self._linears]
         if backward:
             self.optimizer.zero_grad()  # flush the last step's gradients (or a half-walked pass's partial sums)
             pending.loss.backward()
         self.optimizer.step()
         self.weights_version += 1
         if pending.recording and (not self.history or self.history[-1].epoch != self.epoch):  # after a roll-back
-            health = self._health(weights_before, pending.relu_outputs)
+            health = layer_health(self._linears, weights_before, pending.relu_outputs)
             self.history.append(Record(self.epoch, train_loss, test_loss, accuracy(z.data, self.y_train),
                                        test_acc, health))
         self.epoch += 1
         return None
 
-    def _forward(self, x) -> tuple[Value, list[np.ndarray]]:
-        """The logits, layer by layer (the same graph as `self.logits(x)`), and each ReLU's output (kept for
-        free: the graph holds those arrays anyway, as inputs of the next layer)."""
-        out, relu_outputs = Value(x, requires_grad=False), []
-        for layer in self.logits.layers:
-            out = layer(out)
-            if isinstance(layer, ReLU):
-                relu_outputs.append(out.data)
-        return out, relu_outputs
-
-    def _linears(self) -> list[Linear]:
-        return [layer for layer in self.model.layers if isinstance(layer, Linear)]
-
-    def _health(self, weights_before: list[np.ndarray], relu_outputs: list[np.ndarray]) -> LayerHealth:
-        """Layer health from the step just taken: no extra forward or backward pass."""
-        linears = self._linears()
-        grad_norm = tuple(float(np.linalg.norm(layer.weight.grad)) for layer in linears)
-        update_ratio = tuple(
-            float(np.linalg.norm(layer.weight.data - before) / max(np.linalg.norm(before), 1e-30))
-            for layer, before in zip(linears, weights_before))
-        return LayerHealth(grad_norm, update_ratio, tuple(map(dead_share, relu_outputs)))
-
     def _note_broken(self, train_loss: float, logits: np.ndarray, relu_outputs: list[np.ndarray]) -> None:
-        """Keep a Record of weights found broken (its test columns NaN: they were never evaluated), for
-        `rolled_back`: the dead units of a network that died, seen after the fact."""
+        """Keep a Record of broken weights (test columns NaN: never evaluated) for `rolled_back` to show."""
         health = LayerHealth((), (), tuple(map(dead_share, relu_outputs)))
         self.rolled_back = [Record(self.epoch, train_loss, np.nan, accuracy(logits, self.y_train), np.nan, health)]
 
     # ---------------------------------------------------------------- divergence
-    def diagnose(self, loss: float, logits: np.ndarray) -> Divergence | None:
-        """What is wrong with weights that give this training loss and these logits (None if nothing)."""
-        if not np.isfinite(loss):
-            return Divergence.NON_FINITE
-        if loss > BLOW_UP * self.best_loss:
-            return Divergence.BLEW_UP
-        if logits.size > 1 and logits.min() == logits.max():
-            return Divergence.DIED
-        return None
-
     def _roll_back(self, stop: Divergence) -> str:
         """Restore the kept copy of the best recorded weights; the message for the user."""
         self.optimizer.zero_grad()  # the last step's gradients belong to weights that are being thrown away
-        if not np.isfinite(self.best_loss):
+        if not np.isfinite(self.best.loss):
             return f"Cannot train from these weights: {stop.value}."
-        for saved, p in zip(self._best_weights, self.optimizer.params):
-            np.copyto(p.data, saved)
-        self.epoch = self.best_epoch
+        self.best.restore()
+        self.epoch = self.best.epoch
         self.weights_version += 1
         self.rolled_back[:0] = [r for r in self.history if r.epoch > self.epoch]
         self.history[:] = [r for r in self.history if r.epoch <= self.epoch]
         self.optimizer.reset()  # its moments came from the steps that went wrong
         return (f"Training diverged at learning rate {self.lr:g}: {stop.value}. "
-                f"The weights of epoch {self.epoch}, with the lowest loss so far ({self.best_loss:.4f}), "
+                f"The weights of epoch {self.epoch}, with the lowest loss so far ({self.best.loss:.4f}), "
                 "were kept; try a smaller learning rate.")
 
     # ---------------------------------------------------------------- evaluation
@@ -284,7 +290,7 @@ class Trainer:
     def _evaluate_current(self) -> tuple[Record, np.ndarray, list[np.ndarray]]:
         """A Record of the current weights, their training logits and ReLU outputs."""
         with no_grad():
-            logits, relu_outputs = self._forward(self.x_train)
+            logits, relu_outputs = forward_through(self.logits.layers, self.x_train)
             z = logits.data
             train_loss = bce_with_logits(logits, self.y_train).item()
         test_loss, test_acc = self.evaluate(self.x_test, self.y_test)

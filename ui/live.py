@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.trainer import Record
+from ui.scheduler import queue_text
 from ui.settings import STEP_EPOCHS
 
 CHART_POINTS = 300  # the loss chart never draws more points than this
@@ -140,6 +141,8 @@ def status_line(session) -> str:
         return "Training needs the data set."
     if session.warning:
         return f"Stopped at epoch {epoch:,}."
+    if session.playing and session.queued_behind:
+        return f"{queue_text(session.queued_behind)} Epoch {epoch:,} of {target:,}."
     if session.playing:
         return f"Training… epoch {epoch:,} of {target:,}"
     if session.finished:
@@ -152,7 +155,7 @@ def status_line(session) -> str:
 def live_view(session, max_points: int = CHART_POINTS) -> View:
     """Everything the live-training section displays for `session`, computed in one go."""
     epoch, target, can_train = session.epoch, session.target, session.can_train
-    sizes = session.data_sizes
+    sizes = session.resources.data_sizes
     return View(
         can_train=can_train,
         playing=session.playing,

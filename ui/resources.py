@@ -62,6 +62,12 @@ class Resources:
         epochs = self.meta.get("epochs", 0)
         return epochs if isinstance(epochs, int) and epochs >= 0 else 0
 
+    @property
+    def data_sizes(self) -> tuple[int, int]:
+        """(training images, test images): facts of the data set, 0 without it."""
+        data = self.data
+        return (len(data.y_train), len(data.y_test)) if data is not None else (0, 0)
+
     def split(self, name: str) -> Split:
         """"train" or "test": arrays, images and the shared tile cache (needs the data set)."""
         with self._lock:

@@ -1,4 +1,5 @@
-"""One visitor's training run: play, pause, step and reset, training in ticks, and the redraw loop."""
+"""One visitor's training run: play, pause, step and reset; training in ticks, each a turn of the process-wide
+scheduler (ui/scheduler.py); and the page's redraw loop."""
 from __future__ import annotations
 
 import collections
@@ -6,6 +7,7 @@ import itertools
 import math
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -17,13 +19,16 @@ from model.weights import clone_model, weights_bytes
 from ui.live import CHART_REFRESH, View, live_view
 from ui.photos import UploadCache
 from ui.resources import TRAIN_DTYPE, Resources
+from ui.scheduler import Full, Scheduler, shared
 from ui.settings import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_SEED, EVAL_EVERY, FRESH, PRETRAINED, STARTS, STEP_EPOCHS
 
 TICK_SECONDS = 0.2  # training time per tick while playing; the page redraws after each tick
 TICK_BUDGET = 1.0  # ticks run back to back within one fragment run for about this long
 TICK_INTERVAL = 0.1  # how often the page asks for the next run; requests arriving meanwhile are merged
+TURN_WAIT = 0.25  # s a tick waits for its turn before it gives the page back to show the queue (and a Pause)
 SPEED_WINDOW = 3.0  # seconds of ticks that epochs/s averages over
 _WEIGHTS_VERSIONS = itertools.count(1)  # shared by all sessions, so a version never names two different models
+_SESSION_KEYS = itertools.count(1)  # each session's name in the scheduler's queue
 ADAM_FRESH_HINT = (" Adam from a fresh initialization kills this network even at small learning rates; try SGD, "
                    "or start from the pretrained weights.")
 
@@ -55,20 +60,31 @@ class SpeedMeter:
         return self.last_chunk
 
 
-class TrainingSession:
-    """One browser session's model, Trainer and play state.
+def new_run(resources: Resources, start: str, seed: int, optimizer: str, lr: float, dtype, eval_every: int):
+    """(model, Trainer or None without the data set) for a run from `start`: a copy of the pretrained weights,
+    or the fresh initialization from `seed`."""
+    model = (clone_model(resources.model, dtype) if start == PRETRAINED else cat_mlp(seed=seed).astype(dtype))
+    # The shared arrays in the training dtype (no per-session copy), else the float64 originals.
+    data = resources.train_data if np.dtype(dtype) == np.dtype(TRAIN_DTYPE) else resources.data
+    trainer = None if data is None else Trainer(model, data, lr=lr, optimizer=optimizer, dtype=dtype,
+                                                eval_every=eval_every)
+    return model, trainer
 
-    The page calls the controls from widget callbacks, runs `play_loop()` in its training fragment and draws
-    `view()`. `lock` serializes training against readers on other threads (the download button's).
-    `weights_version` changes whenever the weights may have (a reset, every chunk of training), so pictures
-    made from the weights can be cached under it.
-    """
+
+class TrainingSession:
+    """One browser session's model, Trainer and play state: the page's callbacks call the controls, its
+    training fragment runs `play_loop()`. `lock` serializes training against readers on other threads;
+    `weights_version` changes whenever the weights may have, so pictures of them can be cached under it."""
 
     def __init__(self, resources: Resources, *, start: str = PRETRAINED, optimizer: str = "sgd",
                  lr: float = DEFAULT_LR, target: int = DEFAULT_EPOCHS, seed: int = DEFAULT_SEED,
-                 dtype=TRAIN_DTYPE, eval_every: int = EVAL_EVERY, clock=time.perf_counter):
+                 dtype=TRAIN_DTYPE, eval_every: int = EVAL_EVERY, clock=time.perf_counter,
+                 scheduler: Scheduler | None = None):
         self.resources, self.dtype, self.eval_every, self.clock = resources, dtype, eval_every, clock
         self.lock = threading.RLock()
+        self.scheduler, self.key = scheduler or shared(), next(_SESSION_KEYS)
+        self.queued_behind = 0  # visitors ahead of this one when its last tick waited for a turn
+        weakref.finalize(self, self.scheduler.leave, self.key)  # a session dropped with its tab leaves the queue
         self.lr, self.target, self.seed = float(lr), int(target), int(seed)
         self.start, self.optimizer = start, optimizer
         self.reset(start, optimizer)
@@ -95,12 +111,6 @@ class TrainingSession:
     def has_pretrained(self) -> bool:
         return self.resources.model is not None
 
-    @property
-    def data_sizes(self) -> tuple[int, int]:
-        """(training images, test images): facts of the data set, 0 without it."""
-        data = self.resources.data
-        return (len(data.y_train), len(data.y_test)) if data is not None else (0, 0)
-
     # ---------------------------------------------------------------- controls
     def reset(self, start: str | None = None, optimizer: str | None = None, seed: int | None = None) -> None:
         """Start over: the pretrained weights (or a fresh init), a new optimizer, an empty history."""
@@ -114,34 +124,37 @@ class TrainingSession:
                 start = FRESH
             self.start, self.optimizer = start, optimizer
             self.seed = self.seed if seed is None else int(seed)
-            self.model = (clone_model(self.resources.model, self.dtype) if start == PRETRAINED
-                          else cat_mlp(seed=self.seed).astype(self.dtype))
-            # The shared arrays in the training dtype (no per-session copy), else the float64 originals.
-            data = (self.resources.train_data if np.dtype(self.dtype) == np.dtype(TRAIN_DTYPE)
-                    else self.resources.data)
-            self.trainer = None if data is None else Trainer(
-                self.model, data, lr=self.lr, optimizer=optimizer, dtype=self.dtype, eval_every=self.eval_every)
-            self.playing, self.warning, self.meter = False, None, SpeedMeter()
+            self.model, self.trainer = new_run(self.resources, start, self.seed, optimizer, self.lr, self.dtype,
+                                               self.eval_every)
+            self.pause()
+            self.warning, self.meter = None, SpeedMeter()
             self.initial = self.trainer.inspect() if self.trainer else Record(0, *[math.nan] * 4)
             self.current = self.initial
             self.weights_version = next(_WEIGHTS_VERSIONS)
 
     def play(self) -> None:
-        """Train in ticks until the target; nothing to do without data or once the target is reached."""
+        """Train in ticks until the target; nothing to do without data or once the target is reached, and a
+        warning instead when the server already has as many playing visitors as it takes."""
         if self.can_train and not self.finished:
+            try:
+                self.scheduler.join(self.key)
+            except Full as full:
+                self.warning = str(full)
+                return
             self.playing, self.warning = True, None
             self.meter.reset()
 
     def pause(self) -> None:
-        self.playing = False
+        self.playing, self.queued_behind = False, 0
+        self.scheduler.leave(self.key)  # its place goes to the visitors still playing
 
     def step(self, epochs: int = STEP_EPOCHS) -> None:
-        """Pause, then train `epochs` more epochs (the target does not limit a step)."""
-        self.playing = False
+        """Pause, then train `epochs` more epochs (the target does not limit a step; a click is never queued)."""
+        self.pause()
         if self.can_train:
             self.warning = None
             self.meter.reset()
-            self._train(epochs=epochs)
+            self.train_chunk(epochs=epochs)
 
     def set_lr(self, lr: float) -> None:
         """Takes effect from the next chunk."""
@@ -152,31 +165,9 @@ class TrainingSession:
     def set_target(self, epochs: int) -> None:
         self.target = int(epochs)
 
-    # ---------------------------------------------------------------- ticking
-    def tick(self, seconds: float = TICK_SECONDS) -> bool:
-        """While playing, train for about `seconds`, never past the target; True when this tick stopped the
-        playing (target reached, or the run broke down), so the page knows to redraw its controls."""
-        if not self.playing:
-            return False
-        if self.can_train and not self.finished:
-            self._train(epochs=self.target - self.epoch, seconds=seconds)
-        if self.warning or not self.can_train or self.finished:
-            self.playing = False
-            return True
-        return False
-
-    def ticks(self, budget: float = TICK_BUDGET, seconds: float = TICK_SECONDS):
-        """Tick after tick while playing, for about `budget` seconds; yields after each tick whether it
-        stopped the playing. One fragment run shows several ticks: Streamlit's fixed cost per run (~50-80 ms
-        here) is paid once a second instead of once per tick."""
-        deadline = self.clock() + budget
-        while self.playing:
-            stopped = self.tick(seconds)
-            yield stopped
-            if stopped or self.clock() >= deadline:
-                return
-
-    def _train(self, epochs: int, seconds: float | None = None) -> None:
+    # ---------------------------------------------------------------- training
+    def train_chunk(self, epochs: int, seconds: float | None = None) -> None:
+        """Train `epochs` epochs, or for `seconds` if that comes first (ticks call this during their turn)."""
         with self.lock:
             self._take(self.trainer.run(epochs=epochs, seconds=seconds))
 
@@ -206,7 +197,8 @@ class TrainingSession:
         with self.lock:
             if not self.is_current(pending):
                 return False
-            self.playing, self.warning = False, None
+            self.pause()
+            self.warning = None
             self.meter.reset()
             self._take(self.trainer.run_step(pending, backward=False))
             return True
@@ -230,13 +222,15 @@ class TrainingSession:
         with self.lock, no_grad():
             return self.model(np.asarray(x)).data.reshape(-1).astype(np.float64)
 
-    def weights_bytes(self) -> bytes:
-        """The session's current weights as a .npz file (loadable with model.weights.load_weights)."""
-        with self.lock:
-            return weights_bytes(self.model, **weights_metadata(self))
 
-    def weights_filename(self) -> str:
-        return f"cat_mlp_{self.start}_{self.base_epochs + self.epoch}ep.npz"
+def download_bytes(training: TrainingSession) -> bytes:
+    """The session's current weights as a .npz file (loadable with model.weights.load_weights)."""
+    with training.lock:  # the download button builds the file on another thread, maybe mid-chunk
+        return weights_bytes(training.model, **weights_metadata(training))
+
+
+def weights_filename(training: TrainingSession) -> str:
+    return f"cat_mlp_{training.start}_{training.base_epochs + training.epoch}ep.npz"
 
 
 def weights_metadata(training: TrainingSession) -> dict:
@@ -250,14 +244,42 @@ def weights_metadata(training: TrainingSession) -> dict:
     return meta
 
 
+def tick(training: TrainingSession, seconds: float = TICK_SECONDS) -> bool:
+    """While playing, one turn of the scheduler's: train for about `seconds`, never past the target. True when
+    this tick stopped the playing (target reached, or the run broke down), so the page redraws its controls."""
+    if not training.playing:
+        return False
+    if training.can_train and not training.finished:
+        with training.scheduler.turn(training.key, wait=TURN_WAIT) as turn:
+            training.queued_behind = 0 if turn else turn.ahead
+            if turn:
+                training.train_chunk(epochs=training.target - training.epoch, seconds=seconds)
+    if training.warning or not training.can_train or training.finished:
+        training.pause()
+        return True
+    return False
+
+
+def ticks(training: TrainingSession, budget: float = TICK_BUDGET, seconds: float = TICK_SECONDS):
+    """Tick after tick while playing, for about `budget` seconds; yields after each tick whether it stopped the
+    playing. One fragment run shows several ticks: Streamlit's fixed cost per run (~50-80 ms here) is paid
+    once a second instead of once per tick."""
+    deadline = training.clock() + budget
+    while training.playing:
+        stopped = tick(training, seconds)
+        yield stopped
+        if stopped or training.clock() >= deadline:
+            return
+
+
 def play_loop(training: TrainingSession, redraw_metrics, redraw_chart, chart_every: float = CHART_REFRESH,
-              clock=time.monotonic, slower=()) -> bool:
+              clock=time.monotonic, slower=(), ticking=ticks) -> bool:
     """The page's training fragment: tick after tick while playing, redrawing the metrics after each tick, the
     chart every `chart_every` s and each `(redraw, every)` pair of `slower` every `every` s; True when playing
-    stopped (the page reruns to redraw its controls)."""
+    stopped (the page reruns to redraw its controls). `ticking` is `ticks`, or a stand-in in tests."""
     timed = [(redraw_chart, chart_every), *slower]
     drawn = [clock()] * len(timed)  # the page drew everything just before the loop
-    for stopped in training.ticks():
+    for stopped in ticking(training):
         if stopped:
             return True
         redraw_metrics()

@@ -418,9 +418,9 @@ def test_no_weights_and_no_data_still_classify_with_a_warning(start_app, tmp_pat
 def test_download_gives_the_sessions_current_weights(app):
     app.button(key="step").click().run()
     run = training(app)
-    model, meta = load_weights(run.weights_bytes())
+    model, meta = load_weights(session.download_bytes(run))
     assert meta["epochs"] == 2500 + settings.STEP_EPOCHS and meta["optimizer"] == "sgd"
     for a, b in zip(model.parameters(), run.model.parameters()):
         assert np.array_equal(a.data, b.data)
     assert app.get("download_button")[0].label.startswith("Download weights")
-    assert run.weights_filename() == f"cat_mlp_pretrained_{2500 + settings.STEP_EPOCHS}ep.npz"
+    assert session.weights_filename(run) == f"cat_mlp_pretrained_{2500 + settings.STEP_EPOCHS}ep.npz"

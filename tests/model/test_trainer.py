@@ -103,12 +103,12 @@ def test_divergence_stops_and_keeps_the_last_good_weights(dataset, optimizer, lr
     assert result.diverged and result.epochs == trainer.epoch
     assert symptom in result.message and "try a smaller learning rate" in result.message
     assert f"epoch {trainer.epoch}, with the lowest loss so far" in result.message
-    assert trainer.epoch == trainer.best_epoch and all(r.epoch <= trainer.epoch for r in trainer.history)
+    assert trainer.epoch == trainer.best.epoch and all(r.epoch <= trainer.epoch for r in trainer.history)
     # The weights kept are exactly those after `trainer.epoch` updates, replayed from scratch.
     replay = Trainer(cat_mlp(seed=1), dataset, lr=lr, optimizer=optimizer)
     replay.run(epochs=trainer.epoch)
     assert_weights_equal(trainer, replay)
-    assert trainer.evaluate_train()[0] == pytest.approx(trainer.best_loss, rel=1e-12)
+    assert trainer.evaluate_train()[0] == pytest.approx(trainer.best.loss, rel=1e-12)
     # The weights kept pass every check themselves: a step of size 0 from them is fine.
     trainer.lr = 0.0
     assert not trainer.run(epochs=2).diverged

@@ -207,11 +207,11 @@ def test_fresh_start_is_the_reference_initialization(resources):
 
 def test_play_ticks_until_the_target_and_never_past_it(resources):
     run = session.TrainingSession(resources, start=settings.FRESH, target=45)
-    assert not run.tick()  # not playing: nothing happens
+    assert not session.tick(run)  # not playing: nothing happens
     run.play()
     stopped = False
     for _ in range(100):
-        stopped = run.tick(seconds=0.05)
+        stopped = session.tick(run, seconds=0.05)
         if stopped:
             break
     assert stopped and run.epoch == 45 and not run.playing and run.finished
@@ -221,7 +221,7 @@ def test_play_ticks_until_the_target_and_never_past_it(resources):
     run.set_target(50)
     run.play()
     assert run.playing
-    while not run.tick(seconds=0.05):
+    while not session.tick(run, seconds=0.05):
         pass
     assert run.epoch == 50
 
@@ -229,7 +229,7 @@ def test_play_ticks_until_the_target_and_never_past_it(resources):
 def test_reference_curve_is_reproduced(resources):
     run = session.TrainingSession(resources, start=settings.FRESH, target=100, dtype=np.float64)
     run.play()
-    while not run.tick(seconds=1.0):
+    while not session.tick(run, seconds=1.0):
         pass
     costs = {r.epoch: r.train_loss for r in run.history}
     assert costs[0] == pytest.approx(0.771749, abs=1e-6)
@@ -239,10 +239,10 @@ def test_reference_curve_is_reproduced(resources):
 def test_pause_stops_and_step_trains_a_few_epochs(resources):
     run = session.TrainingSession(resources, target=10_000)
     run.play()
-    run.tick(seconds=0.05)
+    session.tick(run, seconds=0.05)
     run.pause()
     paused = run.epoch
-    assert not run.tick() and run.epoch == paused
+    assert not session.tick(run) and run.epoch == paused
     run.step()
     assert run.epoch == paused + settings.STEP_EPOCHS and not run.playing
     run.set_target(0)
@@ -313,7 +313,7 @@ def test_a_diverging_rate_stops_with_a_warning_and_good_weights(resources, start
     run = session.TrainingSession(resources, start=start, lr=1.0, target=10_000)
     run.play()
     for _ in range(20):
-        if run.tick(seconds=0.05):
+        if session.tick(run, seconds=0.05):
             break
     assert not run.playing and run.warning and "learning rate 1" in run.warning
     z = run.p_cat(resources.data.x_train)
@@ -345,12 +345,12 @@ def test_without_data_the_session_predicts_but_cannot_train(no_data):
     assert not run.can_train and run.trainer is None
     run.play()
     run.step()
-    assert not run.playing and run.epoch == 0 and not run.tick()
+    assert not run.playing and run.epoch == 0 and not session.tick(run)
     view = run.view()
     assert not view.play_enabled and view.metrics == [] and "data set" in view.status
     p = run.p_cat(np.zeros((2, 12288)))
     assert p.shape == (2,) and ((0 <= p) & (p <= 1)).all()
-    assert load_weights(run.weights_bytes())[1]["epochs"] == 2500
+    assert load_weights(session.download_bytes(run))[1]["epochs"] == 2500
 
 
 def test_without_weights_the_session_starts_fresh(no_weights):
@@ -376,7 +376,7 @@ def test_view_status_lines(resources):
 def test_weights_bytes_round_trip(resources):
     run = session.TrainingSession(resources)
     run.step()
-    model, meta = load_weights(run.weights_bytes())
+    model, meta = load_weights(session.download_bytes(run))
     assert meta["epochs"] == 2510 and meta["start"] == settings.PRETRAINED and meta["lr"] == settings.DEFAULT_LR
     assert meta["test_accuracy"] == pytest.approx(run.current.test_acc)
     for a, b in zip(model.parameters(), run.model.parameters()):
@@ -390,7 +390,7 @@ def test_weights_bytes_waits_for_a_running_chunk(resources):
     run = session.TrainingSession(resources)
     got = {}
     with run.lock:
-        thread = threading.Thread(target=lambda: got.setdefault("bytes", run.weights_bytes()))
+        thread = threading.Thread(target=lambda: got.setdefault("bytes", session.download_bytes(run)))
         thread.start()
         time.sleep(0.1)
         assert "bytes" not in got  # blocked while the (simulated) chunk holds the lock
@@ -411,13 +411,13 @@ def test_graph_summary_counts_one_steps_nodes():
 def test_ticks_run_back_to_back_within_the_budget(resources):
     now = iter(np.arange(0.0, 100.0, 0.1))  # a clock that advances 0.1 s per reading
     run = session.TrainingSession(resources, target=10_000, clock=lambda: next(now))
-    assert list(run.ticks()) == []  # not playing: nothing
+    assert list(session.ticks(run)) == []  # not playing: nothing
     run.play()
-    results = list(run.ticks(budget=0.35, seconds=0.01))
+    results = list(session.ticks(run, budget=0.35, seconds=0.01))
     # Each tick reads the clock twice (speed meter, budget check): 0.4 s have passed after two ticks.
     assert results == [False, False] and run.playing
     run.set_target(run.epoch + 5)
-    assert list(run.ticks(budget=5, seconds=10.0)) == [True]  # stops at the target (not the clock), and ends
+    assert list(session.ticks(run, budget=5, seconds=10.0)) == [True]  # stops at the target (not the clock), and ends
     assert not run.playing and run.epoch == run.target
 
 
@@ -431,7 +431,7 @@ def test_the_weights_version_changes_whenever_the_weights_may_have(resources):
     run.step()
     seen.add(run.weights_version)
     run.play()
-    run.tick(seconds=0.01)
+    session.tick(run, seconds=0.01)
     seen.add(run.weights_version)
     run.reset()
     seen.add(run.weights_version)
@@ -462,11 +462,61 @@ def test_play_loop_redraws_each_view_at_its_own_cadence():
         return [t for n, t in drawn if n == name]
 
     stopped = session.play_loop(FakeTicks(clock, ticks=10, tick=0.25), redraw("metrics"), redraw("chart"),
-                                chart_every=0.5, clock=clock, slower=[(redraw("slow"), 2.0)])
+                                chart_every=0.5, clock=clock, slower=[(redraw("slow"), 2.0)], ticking=FakeTicks.ticks)
     assert not stopped
     assert times("metrics") == [0.25 * i for i in range(1, 11)]
     assert times("chart") == [0.5, 1.0, 1.5, 2.0, 2.5] and times("slow") == [2.0]
     drawn.clear()
     assert session.play_loop(FakeTicks(clock, ticks=3, tick=1.0, stop=True), redraw("metrics"), redraw("chart"),
-                             clock=clock, slower=[(redraw("slow"), 2.0)])
+                             clock=clock, slower=[(redraw("slow"), 2.0)], ticking=FakeTicks.ticks)
     assert times("slow") == [clock.now - 1.0]  # the stopping tick draws nothing: the page reruns instead
+
+
+# --- sessions through the process-wide scheduler (ui/scheduler.py) ------------------------------
+
+
+def private_scheduler(**options):
+    from ui.scheduler import Scheduler
+
+    return Scheduler(cores=1, set_threads=lambda threads: None, **options)
+
+
+def test_a_visitor_beyond_the_cap_gets_a_message_and_does_not_play(resources):
+    scheduler = private_scheduler(max_playing=1)
+    first = session.TrainingSession(resources, scheduler=scheduler)
+    second = session.TrainingSession(resources, scheduler=scheduler)
+    first.play()
+    second.play()
+    assert first.playing and not second.playing
+    assert second.warning and "training places on this server are taken" in second.warning
+    first.pause()  # a Pause frees the place at once
+    second.play()
+    assert second.playing and scheduler.playing == 1
+
+
+def test_a_waiting_visitor_shows_its_place_in_the_queue(resources):
+    scheduler = private_scheduler()
+    waiting = session.TrainingSession(resources, scheduler=scheduler, target=10_000)
+    other = session.TrainingSession(resources, scheduler=scheduler, target=10_000)
+    other.play()
+    waiting.play()
+    with scheduler.turn(other.key):  # the only core is busy with the other visitor's chunk
+        epoch = waiting.epoch
+        assert not session.tick(waiting, seconds=0.01)
+    assert waiting.playing and waiting.epoch == epoch and waiting.queued_behind == 1
+    assert waiting.view().status.startswith("Queued behind 1 other visitor")
+    assert not session.tick(waiting, seconds=0.01)  # the core is free again: it trains
+    assert waiting.epoch > epoch and waiting.queued_behind == 0
+    assert waiting.view().status.startswith("Training…")
+
+
+def test_a_session_dropped_with_its_tab_leaves_the_queue(resources):
+    import gc
+
+    scheduler = private_scheduler()
+    gone = session.TrainingSession(resources, scheduler=scheduler)
+    gone.play()
+    assert scheduler.playing == 1
+    del gone
+    gc.collect()
+    assert scheduler.playing == 0
