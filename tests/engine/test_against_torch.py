@@ -14,7 +14,7 @@ EXPRESSIONS = {
     "bce": lambda x, w, b, y, m: -(y * (x @ w.T + b).sigmoid().log()
                                     + (1 - y) * (1 - (x @ w.T + b).sigmoid()).log()).mean(),
     "tanh exp pow": lambda x, w, b, y, m: ((x @ w.T).tanh().exp() ** 2 / (b * b + 1)).sum(),
-    "softplus axis": lambda x, w, b, y, m: m.softplus((x @ w.T - b)).sum(axis=0).mean(),
+    "softplus axis": lambda x, w, b, y, m: m.softplus(x @ w.T - b).sum(axis=0).mean(),
     "indexing": lambda x, w, b, y, m: (x @ w.T + b)[[0, 0, 2], 1:].sum() + w[1].sum(),
     "clip reshape": lambda x, w, b, y, m: m.clip(x @ w.T + b, -0.5, 0.5).reshape(2, 9).mean(axis=1).sum(),
 }
@@ -34,7 +34,8 @@ class TorchOps:
 def test_matches_pytorch(name):
     f = EXPRESSIONS[name]
     ours = [Value(X, requires_grad=False), Value(W), Value(B), Value(Y, requires_grad=False)]
-    theirs = [torch.tensor(a, dtype=torch.float64, requires_grad=g) for a, g in ((X, False), (W, True), (B, True), (Y, False))]
+    theirs = [torch.tensor(a, dtype=torch.float64, requires_grad=g)
+              for a, g in ((X, False), (W, True), (B, True), (Y, False))]
     out, expected = f(*ours, EngineOps), f(*theirs, TorchOps)
     out.backward()
     expected.backward()

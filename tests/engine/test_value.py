@@ -191,7 +191,7 @@ def test_no_grad_builds_no_graph():
 def test_no_grad_is_restored_after_an_exception():
     with pytest.raises(ZeroDivisionError):
         with no_grad():
-            1 / 0
+            _ = 1 / 0
     assert (Value(1.0) * 2).requires_grad
 
 
