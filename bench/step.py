@@ -209,7 +209,9 @@ def rows(results: dict) -> list[dict]:
 
 
 def notes(results: dict) -> list[str]:
-    """The weight check, one line per contender and dtype."""
-    return [f"step {dtype}: {name} weights {'match' if c['ok'] else 'DIFFER FROM'} hand-written after "
+    """How the engine rows reset their gradients, then the weight check, one line per contender and dtype."""
+    resets = ["step: 'engine primitives' resets each gradient with p.grad = np.zeros_like(p.data) before "
+              "backward; the two rows after it with p.grad[...] = 0 and p.grad = None"]
+    return resets + [f"step {dtype}: {name} weights {'match' if c['ok'] else 'DIFFER FROM'} hand-written after "
             f"{c['steps']} steps (max |diff| / max |w| {c['max_scaled_diff']:.1e}, rtol {c['rtol']:g})"
             for dtype, r in results.items() for name, c in r["weight_check"].items()]

@@ -77,6 +77,9 @@ def _as_array(data, dtype=None) -> np.ndarray:
     return np.asarray(probe, dtype=dtype)
 
 
+_FLOATS = (np.float32, np.float64)  # the dtypes a Value's data can have
+
+
 def _operand(x):
     """The raw operand of a binary op: a Value's array, a Python number as-is, anything else as an array.
 
@@ -89,9 +92,6 @@ def _operand(x):
     if isinstance(x, Real) and not isinstance(x, np.ndarray):
         return x
     return _as_array(x)
-
-
-_FLOATS = (np.float32, np.float64)
 
 
 def _binary_op(name: str, fn, a, b):
@@ -177,13 +177,13 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad})"
 
     # ---------------------------------------------------------------- arithmetic
-    # sub and div keep their own VJPs instead of a + (-b) and a * b**-1: one node, a shape error that
-    # names the op the user wrote, and a / b rounds once where a * b**-1 rounds twice.
     def __add__(self, other):
         a, b = self.data, _operand(other)
         return Value.from_op("add", _binary_op("add", np.add, a, b),
                              (self, lambda g: g), (other, lambda g: g))
 
+    # sub and div keep their own VJPs instead of a + (-b) and a * b**-1: one node, a shape error that
+    # names the op the user wrote, and a / b rounds once where a * b**-1 rounds twice.
     def __sub__(self, other):
         a, b = self.data, _operand(other)
         return Value.from_op("sub", _binary_op("sub", np.subtract, a, b),
@@ -269,12 +269,12 @@ class Value:
         return Value.from_op("log", np.log(a), (self, lambda g: g / a))
 
     def tanh(self):
-        """A primitive: from exp it would overflow at |x| > 710."""
+        """tanh(x), its own op: from exp, (e^2x - 1) / (e^2x + 1) would overflow for x > 354."""
         t = np.tanh(self.data)
         return Value.from_op("tanh", t, (self, lambda g: g * (1 - t * t)))
 
     def sigmoid(self):
-        """1 / (1 + e^-x) (`stable_sigmoid`): a primitive, since from exp and div it overflows at -710."""
+        """1 / (1 + e^-x) by `stable_sigmoid`; its own op, since built from exp it would overflow below -709."""
         s, e, one_plus_e = _sigmoid_parts(self.data)
 
         def vjp(g):  # s(1 - s), written as e / (1 + e)^2 so it keeps its precision in both tails
