@@ -297,7 +297,10 @@ class Value:
         return Value.from_op("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
 
     def clip(self, lo=None, hi=None):
-        """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (boundaries included)."""
+        """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (boundaries included).
+
+        Its own op: as lo + relu(x - lo) - relu(x - hi) it would pass no gradient at x = lo.
+        """
         a = self.data
         keep = np.ones(a.shape, dtype=bool)
         if lo is not None:
