@@ -51,7 +51,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
     )
-    return grad.sum(axis=axes).reshape(shape)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)  # keepdims: an array even for shape ()
 
 
 def stable_sigmoid(a: np.ndarray) -> np.ndarray:
@@ -430,7 +430,7 @@ def _accumulate(node: Value, grad) -> None:
     elif _sole_holder(node):
         np.add(node._grad, grad, out=node._grad)
     else:
-        node._grad = node._grad + grad
+        node._grad = np.asarray(node._grad + grad)  # asarray: NumPy sums 0-d arrays to a scalar
 
 
 def _sole_holder(node: Value) -> bool:

@@ -189,6 +189,14 @@ def test_zeroing_in_place_reuses_one_array_per_parameter_step_after_step():
     assert all(p.grad is array() for p, array in zip(params, arrays))
 
 
+def test_a_scalar_parameter_gets_an_array_it_can_zero_in_place():
+    a = Value(2.0)
+    for _ in range(3):
+        a.grad[...] = 0
+        (a * np.ones(3)).sum().backward()  # the share is summed down to shape ()
+    assert type(a.grad) is np.ndarray and a.grad.shape == () and a.grad == 3.0
+
+
 def test_a_float64_share_is_added_into_a_float32_gradient_as_float32():
     w = Value(np.ones(3, np.float32))
     w.grad = np.zeros(3, np.float32)
