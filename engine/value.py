@@ -13,9 +13,9 @@ gradient through its VJPs. Two rules keep it correct and fast:
 VJP closures capture arrays, never the result `Value`, so a graph has no reference cycles and is
 freed by reference counting as soon as the loss goes out of scope.
 
-Gradients are summed in place only into an array that nothing else references (`_sole_holder`), so a
-training step that zeroes its gradients allocates no new ones, and no array a user or another node
-holds ever changes under them.
+Gradients are summed in place only into an array that nothing else references (`_sole_holder`): a
+training step that zeroes its gradients adds into the same arrays step after step, and no array a
+user or another node holds ever changes under them.
 """
 from __future__ import annotations
 
@@ -249,7 +249,7 @@ class Value:
             if not keepdims and axis is not None:
                 g = np.expand_dims(g, axis)
             full = np.empty(a.shape, dtype=g.dtype)
-            full[...] = g  # every element of a received g's share: broadcast back, into a fresh array
+            full[...] = g  # each element of a went into the sum once, so each gets g (writable, not a broadcast view)
             return full
 
         return Value.from_op("sum", a.sum(axis=axis, keepdims=keepdims), (self, vjp))
