@@ -1,4 +1,8 @@
-"""Section `step`: one full-batch training step, engine (two ways) and PyTorch against hand-written NumPy.
+"""Section `step`: one full-batch training step, engine (four ways) and PyTorch against hand-written NumPy.
+
+The engine's primitive-op step runs three times, once for each way users reset a parameter's gradient
+before a step: `p.grad = np.zeros_like(p.data)` (the row "engine primitives"), `p.grad[...] = 0`, and
+`p.grad = None` (reads as zeros, so backward assigns instead of adding).
 
 Every contender starts from the reference init (`cat_mlp(seed=1)`) and trains its own copy of the
 weights with SGD at lr 0.0075 on the 209 training images, so all of them do the same arithmetic on
@@ -19,20 +23,41 @@ from model.trainer import Trainer
 LR = 0.0075
 CHUNK = 10  # Trainer records history every 10 epochs (eval_every), so we time it 10 epochs at a time
 RTOL = {"float64": 1e-10, "float32": 1e-4}
-TARGETS = {"engine primitives": 1.10, "Trainer.run(10)": 1.05}
 
 
 # ---------------------------------------------------------------- the contenders
 
-def engine_step(params, x: Value, Y: np.ndarray, lr: float) -> float:
-    """The training step written with the engine's primitive ops only: what a user of `Value` writes."""
+def zeros_like(p: Value) -> None:
+    p.grad = np.zeros_like(p.data)
+
+
+def zero_in_place(p: Value) -> None:
+    p.grad[...] = 0
+
+
+def set_to_none(p: Value) -> None:
+    p.grad = None
+
+
+RESETS = {"engine primitives": zeros_like, "engine primitives, grad[...] = 0": zero_in_place,
+          "engine primitives, grad = None": set_to_none}
+TARGETS = {"engine primitives": 1.10, "engine primitives, grad[...] = 0": 1.10,
+           "engine primitives, grad = None": 1.05, "Trainer.run(10)": 1.05}
+
+
+def engine_step(params, x: Value, Y: np.ndarray, lr: float, reset=zeros_like) -> float:
+    """The training step written with the engine's primitive ops only: what a user of `Value` writes.
+
+    `reset(p)` clears each parameter's gradient before backward (see `RESETS`).
+    """
     a = x
     for i, (W, b) in enumerate(params):
         z = a @ W.T + b
         a = z.relu() if i < len(params) - 1 else z.sigmoid()
     cost = -(Y * a.log() + (1 - Y) * (1 - a).log()).mean()
     for W, b in params:
-        W.grad = b.grad = None  # read as zeros; backward assigns instead of adding
+        reset(W)
+        reset(b)
     cost.backward()
     for W, b in params:
         W.data -= lr * W.grad
@@ -77,18 +102,19 @@ def contenders(data, dtype, eval_every: int = CHUNK) -> tuple[dict, Trainer]:
     state = cat_mlp(seed=1).state_dict()
 
     hand = hw.params_from_state(state, dtype)
-    engine = [(Value(W), Value(b)) for W, b in hw.params_from_state(state, dtype)]
     x = Value(X, requires_grad=False)
     trainer = Trainer(cat_mlp(seed=1), data, lr=LR, dtype=dtype, eval_every=eval_every)
 
     def weights_of(model):
         return lambda: [(layer.weight.data, layer.bias.data) for layer in model.layers if hasattr(layer, "weight")]
 
-    out = {
-        "hand-written NumPy": (lambda: hw.step(hand, X, Y, LR), lambda: hand),
-        "engine primitives": (lambda: engine_step(engine, x, Y, LR), lambda: [(W.data, b.data) for W, b in engine]),
-        "Trainer": (trainer._step, weights_of(trainer.model)),
-    }
+    def engine_contender(reset):
+        params = [(Value(W), Value(b)) for W, b in hw.params_from_state(state, dtype)]
+        return lambda: engine_step(params, x, Y, LR, reset), lambda: [(W.data, b.data) for W, b in params]
+
+    out = {"hand-written NumPy": (lambda: hw.step(hand, X, Y, LR), lambda: hand)}
+    out |= {name: engine_contender(reset) for name, reset in RESETS.items()}
+    out["Trainer"] = (lambda: trainer.apply(trainer.forward()), weights_of(trainer.model))
     torch_step = torch_contender(state, X, Y, LR)
     if torch_step is not None:
         out["PyTorch"] = torch_step
@@ -130,43 +156,48 @@ def weight_check(data, dtype, steps: int) -> dict:
 
 def run(data, dtypes=("float64", "float32"), reps: int = 100, warmup: int = 5, check_steps: int = 20) -> dict:
     """Per dtype: the weight check, one-step timings, and Trainer.run(10) against 10 hand steps."""
-    results = {}
-    for dtype_name in dtypes:
-        dtype = np.dtype(dtype_name).type
-        check = weight_check(data, dtype, check_steps)
+    return {dtype_name: run_dtype(data, np.dtype(dtype_name).type, reps, warmup, check_steps) for dtype_name in dtypes}
 
-        # One step each. The Trainer here never records history (eval_every huge), so this row is its
-        # bare `_step`; the recording cost is in the 10-epoch comparison below.
-        runs, _ = contenders(data, dtype, eval_every=10**9)
-        steps = {name + ("._step" if name == "Trainer" else ""): step for name, (step, _) in runs.items()}
-        torch_step = steps.pop("PyTorch", None)
-        one = side_by_side(steps, reps=reps, warmup=warmup)
 
-        # PyTorch against hand-written in blocks of 10 steps: after each call, PyTorch's OpenMP threads and
-        # OpenBLAS's threads keep spinning for a while, and on 2 cores one library's spinning slows the
-        # other's next call (by up to 2x when they alternate call by call). Blocks pay that once per 10.
-        torch = None if torch_step is None else side_by_side(
-            {"hand-written NumPy (PyTorch pairing)": steps["hand-written NumPy"], "PyTorch": torch_step},
-            reps=max(3, reps // 5), warmup=max(1, warmup // 2), number=CHUNK)
+def run_dtype(data, dtype, reps: int, warmup: int, check_steps: int) -> dict:
+    """One dtype's results: {"one_step", "pytorch", "ten_epochs", "weight_check"}."""
+    check = weight_check(data, dtype, check_steps)
 
-        # Ten epochs each, as Trainer.run(epochs=10) does them: history recording every 10th epoch
-        # (train accuracy, a no-graph pass over the test set) and the end-of-chunk evaluation included.
-        runs, trainer = contenders(data, dtype)
-        hand = runs["hand-written NumPy"][0]
+    # One step each. The Trainer here never records history (eval_every huge), so this row is its
+    # bare step (`apply(forward())`, what `run()` repeats); the recording cost is in the 10-epoch comparison below.
+    runs, _ = contenders(data, dtype, eval_every=10**9)
+    steps = {name + (" step" if name == "Trainer" else ""): step for name, (step, _) in runs.items()}
+    torch_step = steps.pop("PyTorch", None)
+    one = side_by_side(steps, reps=reps, warmup=warmup)
 
-        def ten_hand_steps():
-            for _ in range(CHUNK):
-                hand()
+    # PyTorch against hand-written in blocks of 10 steps: after each call, PyTorch's OpenMP threads and
+    # OpenBLAS's threads keep spinning for a while, and on 2 cores one library's spinning slows the
+    # other's next call (by up to 2x when they alternate call by call). Blocks pay that once per 10.
+    torch = None if torch_step is None else side_by_side(
+        {"hand-written NumPy (PyTorch pairing)": steps["hand-written NumPy"], "PyTorch": torch_step},
+        reps=max(3, reps // 5), warmup=max(1, warmup // 2), number=CHUNK)
+    return {"one_step": one, "pytorch": torch, "ten_epochs": ten_epochs(data, dtype, reps, warmup),
+            "weight_check": check}
 
-        chunk = side_by_side({"hand-written NumPy, 10 steps": ten_hand_steps,
-                              "Trainer.run(10)": lambda: trainer.run(epochs=CHUNK)},
-                             reps=max(3, reps // CHUNK), warmup=max(1, warmup // 2))
-        for r in chunk.values():  # report per epoch, like the single steps
-            r["median_ms"] /= CHUNK
-            r["times_ms"] = [t / CHUNK for t in r["times_ms"]]
-            r["page_faults"] /= CHUNK
-        results[dtype_name] = {"one_step": one, "pytorch": torch, "ten_epochs": chunk, "weight_check": check}
-    return results
+
+def ten_epochs(data, dtype, reps: int, warmup: int) -> dict:
+    """Ten epochs each, as Trainer.run(epochs=10) does them: history recording every 10th epoch (train
+    accuracy, a no-graph pass over the test set) and the end-of-chunk evaluation included. Per epoch."""
+    runs, trainer = contenders(data, dtype)
+    hand = runs["hand-written NumPy"][0]
+
+    def ten_hand_steps():
+        for _ in range(CHUNK):
+            hand()
+
+    chunk = side_by_side({"hand-written NumPy, 10 steps": ten_hand_steps,
+                          "Trainer.run(10)": lambda: trainer.run(epochs=CHUNK)},
+                         reps=max(3, reps // CHUNK), warmup=max(1, warmup // 2))
+    for r in chunk.values():  # report per epoch, like the single steps
+        r["median_ms"] /= CHUNK
+        r["times_ms"] = [t / CHUNK for t in r["times_ms"]]
+        r["page_faults"] /= CHUNK
+    return chunk
 
 
 def rows(results: dict) -> list[dict]:
@@ -178,7 +209,9 @@ def rows(results: dict) -> list[dict]:
 
 
 def notes(results: dict) -> list[str]:
-    """The weight check, one line per contender and dtype."""
-    return [f"step {dtype}: {name} weights {'match' if c['ok'] else 'DIFFER FROM'} hand-written after "
+    """How the engine rows reset their gradients, then the weight check, one line per contender and dtype."""
+    resets = ["step: 'engine primitives' resets each gradient with p.grad = np.zeros_like(p.data) before "
+              "backward; the two rows after it with p.grad[...] = 0 and p.grad = None"]
+    return resets + [f"step {dtype}: {name} weights {'match' if c['ok'] else 'DIFFER FROM'} hand-written after "
             f"{c['steps']} steps (max |diff| / max |w| {c['max_scaled_diff']:.1e}, rtol {c['rtol']:g})"
             for dtype, r in results.items() for name, c in r["weight_check"].items()]

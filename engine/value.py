@@ -12,11 +12,16 @@ gradient through its VJPs. Two rules keep it correct and fast:
 
 VJP closures capture arrays, never the result `Value`, so a graph has no reference cycles and is
 freed by reference counting as soon as the loss goes out of scope.
+
+Gradients are summed in place only into an array that nothing else references (`_sole_holder`): a
+training step that zeroes its gradients adds into the same arrays step after step, and no array a
+user or another node holds ever changes under them.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
 from numbers import Real
 
 import numpy as np
@@ -46,14 +51,20 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
     )
-    return grad.sum(axis=axes).reshape(shape)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)  # keepdims: an array even for shape ()
 
 
 def stable_sigmoid(a: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-a) for an array, computed from e^-|a| so nothing overflows at +-1000."""
+    """1 / (1 + e^-a) for any finite a: built from e^-|a|, so nothing overflows (underflow to 0 is harmless)."""
+    return _sigmoid_parts(a)[0]
+
+
+def _sigmoid_parts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """sigmoid(a), e = e^-|a| and 1 + e: the sigmoid's VJP and softplus are built from the same exponential."""
     with np.errstate(under="ignore"):
         e = np.exp(-np.abs(a))
-        return np.where(a >= 0, 1, e) / (1 + e)
+        one_plus_e = 1 + e
+        return np.where(a >= 0, 1, e) / one_plus_e, e, one_plus_e
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -66,6 +77,9 @@ def _as_array(data, dtype=None) -> np.ndarray:
     return np.asarray(probe, dtype=dtype)
 
 
+_FLOATS = (np.float32, np.float64)  # the dtypes a Value's data can have
+
+
 def _operand(x):
     """The raw operand of a binary op: a Value's array, a Python number as-is, anything else as an array.
 
@@ -73,13 +87,15 @@ def _operand(x):
     """
     if isinstance(x, Value):
         return x.data
+    if type(x) is np.ndarray and x.dtype in _FLOATS:  # already what `_as_array` would make: skip its checks
+        return x
     if isinstance(x, Real) and not isinstance(x, np.ndarray):
         return x
     return _as_array(x)
 
 
-def _broadcast(name: str, fn, a, b):
-    """Apply a binary NumPy function; a shape mismatch names the op and both shapes."""
+def _binary_op(name: str, fn, a, b):
+    """`fn(a, b)` for a binary NumPy function; a shape mismatch names the op and both shapes."""
     try:
         return fn(a, b)
     except ValueError:
@@ -110,25 +126,33 @@ class Value:
         out.data = data if type(data) is np.ndarray else np.asarray(data)
         out._grad = None
         out._op = op
-        out._parents = (
-            tuple(e for e in edges if isinstance(e[0], Value) and e[0].requires_grad)
-            if _grad_enabled.get()
-            else ()
-        )
+        out._parents = ()
+        if _grad_enabled.get():
+            for edge in edges:  # a loop, not a comprehension: this runs for every node of every step
+                if isinstance(edge[0], Value) and edge[0].requires_grad:
+                    out._parents += (edge,)
         out.requires_grad = bool(out._parents)
         return out
 
     # ---------------------------------------------------------------- attributes
     @property
     def grad(self) -> np.ndarray:
-        """d(output)/d(self) after `backward()`; zeros before. Stored lazily to skip zero-filling."""
+        """d(output)/d(self) after `backward()`; zeros before. Stored lazily to skip zero-filling.
+
+        Assign None, or an array of data's shape, to reset it. Backward adds into the array in place
+        only while nothing but this Value refers to it; an array you keep a reference to is never changed.
+        """
         if self._grad is None:
             return np.zeros_like(self.data)
         return self._grad
 
     @grad.setter
     def grad(self, value):
-        self._grad = None if value is None else np.asarray(value, dtype=self.data.dtype)
+        if value is not None:
+            value = np.asarray(value, dtype=self.data.dtype)
+            if value.shape != self.data.shape:
+                raise ValueError(f"grad: shape {value.shape} does not match the data's {self.data.shape}")
+        self._grad = value
 
     @property
     def op(self) -> str:
@@ -155,38 +179,40 @@ class Value:
     # ---------------------------------------------------------------- arithmetic
     def __add__(self, other):
         a, b = self.data, _operand(other)
-        return Value.from_op("add", _broadcast("add", np.add, a, b),
+        return Value.from_op("add", _binary_op("add", np.add, a, b),
                              (self, lambda g: g), (other, lambda g: g))
 
+    # sub and div keep their own VJPs instead of a + (-b) and a * b**-1: one node, a shape error that
+    # names the op the user wrote, and a / b rounds once where a * b**-1 rounds twice.
     def __sub__(self, other):
         a, b = self.data, _operand(other)
-        return Value.from_op("sub", _broadcast("sub", np.subtract, a, b),
+        return Value.from_op("sub", _binary_op("sub", np.subtract, a, b),
                              (self, lambda g: g), (other, lambda g: -g))
 
     def __rsub__(self, other):
         a, b = _operand(other), self.data
-        return Value.from_op("sub", _broadcast("sub", np.subtract, a, b), (self, lambda g: -g))
+        return Value.from_op("sub", _binary_op("sub", np.subtract, a, b), (self, lambda g: -g))
 
     def __mul__(self, other):
         a, b = self.data, _operand(other)
-        return Value.from_op("mul", _broadcast("mul", np.multiply, a, b),
+        return Value.from_op("mul", _binary_op("mul", np.multiply, a, b),
                              (self, lambda g: g * b), (other, lambda g: g * a))
 
     def __truediv__(self, other):
         a, b = self.data, _operand(other)
-        out = _broadcast("div", np.divide, a, b)
+        out = _binary_op("div", np.divide, a, b)
         return Value.from_op("div", out, (self, lambda g: g / b), (other, lambda g: -g * out / b))
 
     def __rtruediv__(self, other):
         a, b = _operand(other), self.data
-        out = _broadcast("div", np.divide, a, b)
+        out = _binary_op("div", np.divide, a, b)
         return Value.from_op("div", out, (self, lambda g: -g * out / b))
 
     __radd__ = __add__
     __rmul__ = __mul__
 
     def __neg__(self):
-        return Value.from_op("neg", -self.data, (self, lambda g: -g))
+        return self * -1
 
     def __pow__(self, p):
         if isinstance(p, Value) or not isinstance(p, Real):
@@ -195,25 +221,21 @@ class Value:
         return Value.from_op("pow", a**p, (self, lambda g: g * p * a ** (p - 1)))
 
     def __matmul__(self, other):
-        a = self.data
-        b = other.data if isinstance(other, Value) else _as_array(other)
+        other = other if isinstance(other, Value) else Value(other, requires_grad=False)
+        a, b = self.data, other.data
         if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.shape[-1] != b.shape[0]:
             raise ValueError(f"matmul: {a.shape} @ {b.shape}")
-        # View 1-D operands as a row (left) or column (right) so one pair of formulas covers all cases.
-        a2, b2 = a.reshape(-1, a.shape[-1]), b.reshape(b.shape[0], -1)
-        out2 = (a2.shape[0], b2.shape[1])
-        # For `x @ W.T` (b2 a transposed view of W) compute b's gradient as (g.T @ a).T: then W's
+        if a.ndim == 1:  # a row vector, as NumPy reads it, and the row axis dropped again
+            return (self.reshape(1, -1) @ other).reshape(b.shape[1:])
+        if b.ndim == 1:  # a column vector
+            return (self @ other.reshape(-1, 1)).reshape(a.shape[:-1])
+        # For `x @ W.T` (b a transposed view of W) compute b's gradient as (g.T @ a).T: then W's
         # gradient comes out laid out like W, and the optimizer's `W -= lr * grad` does not stride.
-        b_transposed = b2.flags.f_contiguous and not b2.flags.c_contiguous
-
-        def vjp_b(g):
-            g2 = g.reshape(out2)
-            return ((g2.T @ a2).T if b_transposed else a2.T @ g2).reshape(b.shape)
-
+        b_transposed = b.flags.f_contiguous and not b.flags.c_contiguous
         return Value.from_op(
             "matmul", a @ b,
-            (self, lambda g: (g.reshape(out2) @ b2.T).reshape(a.shape)),
-            (other, vjp_b),
+            (self, lambda g: g @ b.T),
+            (other, (lambda g: (g.T @ a).T) if b_transposed else (lambda g: a.T @ g)),
         )
 
     def __rmatmul__(self, other):
@@ -226,7 +248,9 @@ class Value:
         def vjp(g):
             if not keepdims and axis is not None:
                 g = np.expand_dims(g, axis)
-            return np.broadcast_to(g, a.shape).copy()
+            full = np.empty(a.shape, dtype=g.dtype)
+            full[...] = g  # each element of a went into the sum once, so each gets g (writable, not a broadcast view)
+            return full
 
         return Value.from_op("sum", a.sum(axis=axis, keepdims=keepdims), (self, vjp))
 
@@ -245,29 +269,26 @@ class Value:
         return Value.from_op("log", np.log(a), (self, lambda g: g / a))
 
     def tanh(self):
+        """tanh(x), its own op: from exp, (e^2x - 1) / (e^2x + 1) would overflow for x > 354."""
         t = np.tanh(self.data)
         return Value.from_op("tanh", t, (self, lambda g: g * (1 - t * t)))
 
     def sigmoid(self):
-        """1 / (1 + e^-x), computed from e^-|x| so nothing overflows; underflow to 0 is harmless."""
-        a = self.data
-        with np.errstate(under="ignore"):
-            e = np.exp(-np.abs(a))
-            s = np.where(a >= 0, 1, e) / (1 + e)
+        """1 / (1 + e^-x) by `stable_sigmoid`; its own op, since built from exp it would overflow below -709."""
+        s, e, one_plus_e = _sigmoid_parts(self.data)
 
         def vjp(g):  # s(1 - s), written as e / (1 + e)^2 so it keeps its precision in both tails
             with np.errstate(under="ignore"):
-                return g * (e / (1 + e) ** 2)
+                return g * (e / one_plus_e**2)
 
         return Value.from_op("sigmoid", s, (self, vjp))
 
     def softplus(self):
         """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): exact for large |x|; its derivative is sigmoid."""
         a = self.data
+        s, e, _ = _sigmoid_parts(a)
         with np.errstate(under="ignore"):
-            e = np.exp(-np.abs(a))
             out = np.maximum(a, 0) + np.log1p(e)
-            s = np.where(a >= 0, 1, e) / (1 + e)
         return Value.from_op("softplus", out, (self, lambda g: g * s))
 
     def relu(self):
@@ -276,7 +297,10 @@ class Value:
         return Value.from_op("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
 
     def clip(self, lo=None, hi=None):
-        """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (boundaries included)."""
+        """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (boundaries included).
+
+        Its own op: as lo + relu(x - lo) - relu(x - hi) it would pass no gradient at x = lo.
+        """
         a = self.data
         keep = np.ones(a.shape, dtype=bool)
         if lo is not None:
@@ -299,7 +323,9 @@ class Value:
         a = self.data
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
             axes = axes[0]
-        axes = tuple(range(a.ndim))[::-1] if not axes else tuple(axes)
+        if not axes:  # all axes reversed, as `.T`: a permutation that is its own inverse
+            return Value.from_op("transpose", a.T, (self, lambda g: g.T))
+        axes = tuple(axes)
         try:
             out = a.transpose(axes)
         except ValueError:
@@ -373,26 +399,46 @@ class Value:
         Iterative, so a chain of 100,000 ops is fine; backward walks it in reverse, because a node's
         gradient is complete only once every node that used it has passed its share back.
         """
-        order, seen, stack = [], set(), [(self, False)]
+        order, seen, stack = [], set(), [self]
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
+            node = stack.pop()
+            if node is None:  # the marker below: every parent of the node under it is in `order` now
+                order.append(stack.pop())
             elif node not in seen:
                 seen.add(node)
-                stack.append((node, True))
-                stack.extend((parent, False) for parent, _ in node._parents if parent not in seen)
+                stack.append(node)
+                stack.append(None)
+                for parent, _ in node._parents:
+                    if parent not in seen:
+                        stack.append(parent)
         return order
 
 
 def _accumulate(node: Value, grad) -> None:
     """Add `grad` into `node._grad`, reduced to the node's shape and dtype; the first one is assigned.
 
-    Gradients are never updated in place, so arrays shared between nodes stay correct.
+    In place when `node` is the sole holder of its gradient (a zeroed parameter gradient, step after
+    step); otherwise the sum is a new array and the old one, which someone else sees, stays as it was.
     """
     data = node.data
     if type(grad) is not np.ndarray or grad.shape != data.shape:
         grad = unbroadcast(np.asarray(grad), data.shape)
     if grad.dtype != data.dtype:
         grad = grad.astype(data.dtype)
-    node._grad = grad if node._grad is None else node._grad + grad
+    if node._grad is None:
+        node._grad = grad
+    elif _sole_holder(node):
+        np.add(node._grad, grad, out=node._grad)
+    else:
+        node._grad = np.asarray(node._grad + grad)  # asarray: NumPy sums 0-d arrays to a scalar
+
+
+def _sole_holder(node: Value) -> bool:
+    """True if nothing but `node` refers to its gradient's memory: not the user, another node, or a view.
+
+    A VJP may hand the same array to two nodes (add passes g on unchanged), and a user may keep the
+    array they assigned; both show in CPython's reference count, as PyTorch's use_count does for it.
+    """
+    # 2 references: node's own slot and getrefcount's argument. Never bind node._grad to a local
+    # before this call: the local would count too (harmless: the answer would just be False).
+    return sys.getrefcount(node._grad) == 2 and node._grad.flags.owndata and node._grad.flags.writeable

@@ -34,7 +34,8 @@ class TorchOps:
 def test_matches_pytorch(name):
     f = EXPRESSIONS[name]
     ours = [Value(X, requires_grad=False), Value(W), Value(B), Value(Y, requires_grad=False)]
-    theirs = [torch.tensor(a, dtype=torch.float64, requires_grad=g) for a, g in ((X, False), (W, True), (B, True), (Y, False))]
+    theirs = [torch.tensor(a, dtype=torch.float64, requires_grad=g)
+              for a, g in ((X, False), (W, True), (B, True), (Y, False))]
     out, expected = f(*ours, EngineOps), f(*theirs, TorchOps)
     out.backward()
     expected.backward()

@@ -6,7 +6,7 @@ import weakref
 import numpy as np
 import pytest
 
-from engine import Value, no_grad
+from engine import Value, no_grad, stable_sigmoid
 
 
 # ---------------------------------------------------------------- the seed's examples
@@ -191,7 +191,7 @@ def test_no_grad_builds_no_graph():
 def test_no_grad_is_restored_after_an_exception():
     with pytest.raises(ZeroDivisionError):
         with no_grad():
-            1 / 0
+            _ = 1 / 0
     assert (Value(1.0) * 2).requires_grad
 
 
@@ -273,3 +273,18 @@ def test_errors_name_the_op_and_the_shapes(expr, message):
 def test_pow_needs_a_number_exponent():
     with pytest.raises(TypeError, match="pow"):
         Value(2.0) ** Value(3.0)
+
+
+# ---------------------------------------------------------------- the stable sigmoid
+def test_stable_sigmoid_is_exact_in_both_tails_and_quiet_at_1000():
+    x = np.array([-1000.0, -745.0, -50.0, -1.0, 0.0, 1.0, 50.0, 1000.0])
+    with np.errstate(all="raise"):
+        p = stable_sigmoid(x)
+    np.testing.assert_allclose(p[2:-1], 1 / (1 + np.exp(-x[2:-1])), rtol=1e-15)
+    assert p[0] == 0.0 and p[-1] == 1.0 and 0 < p[1] < 1e-300  # e^-745 is the last subnormal above 0
+    assert stable_sigmoid(np.float32([-3.0, 3.0])).dtype == np.float32
+
+
+def test_value_sigmoid_is_stable_sigmoid_bit_for_bit():
+    x = np.random.default_rng(0).normal(scale=20, size=50)
+    assert np.array_equal(Value(x).sigmoid().data, stable_sigmoid(x))
