@@ -43,7 +43,7 @@ def float32(data) -> SimpleNamespace:
 
 
 def trainer(data):
-    from model.nn import cat_mlp
+    from model.cat import cat_mlp
     from model.trainer import Trainer
 
     return Trainer(cat_mlp(seed=1), data, lr=LR, dtype=np.float32)

@@ -194,9 +194,8 @@ def test_the_views_on_a_phone(browser, app_url, screenshot):
     try:
         app = App(context.new_page(), app_url)
         app.load()
-        app.page.get_by_test_id("stSidebarCollapseButton").get_by_role("button").click()  # it opens over the page
-        expect(app.page.get_by_test_id("stSidebarContent")).not_to_be_in_viewport()
-        app.button("step").evaluate("b => b.click()")  # a run to chart (the sidebar's button, while it is closed)
+        expect(app.page.get_by_test_id("stSidebarContent")).not_to_be_in_viewport()  # a phone opens on the page
+        app.button("step").evaluate("b => b.click()")  # a run to chart
         expect(app.page.get_by_text("gradient norm ‖∂loss/∂W‖", exact=True)).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
         expect_tiles(app)
         app.scroll_to_heading("Inside the network")
