@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from model.paths import DATA_DIR
+from model.paths import DATA_DIR, WEIGHTS_FILE
+
+pytest_plugins = ["tests.local_servers"]  # local HTTP servers for the tests that fetch the data set
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,14 @@ def data_dir() -> Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return folder
+
+
+@pytest.fixture(scope="session")
+def weights_path() -> Path:
+    """The shipped pretrained weights (skipped on a developer machine without them, failed in CI)."""
+    if not WEIGHTS_FILE.is_file():
+        msg = f"{WEIGHTS_FILE} is missing; run `make weights`"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return WEIGHTS_FILE

@@ -1,28 +1,14 @@
 """Fixtures for the AppTest tests: the page started in-process, with the data set and the weights either
 present or made missing through the env vars the page reads (MICROGRAD_DATA_DIR, MICROGRAD_WEIGHTS)."""
-import os
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.paths import REPO_ROOT, WEIGHTS_FILE
+from model.paths import REPO_ROOT
 from ui.resources import DATA_ENV, WEIGHTS_ENV
 
 APP = REPO_ROOT / "app.py"
 TIMEOUT = 60  # seconds per script run: generous, the CI machine may be busy
-
-
-@pytest.fixture(scope="session")
-def weights_path() -> Path:
-    """The shipped pretrained weights (skipped on a developer machine without them, failed in CI)."""
-    path = WEIGHTS_FILE
-    if not path.is_file():
-        msg = f"{path} is missing; run `make weights`"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from model.cat import cat_mlp
 from model.dataset import FILES
 from tests.app.conftest import APP, TIMEOUT
 from tests.model import image_factory as make
-from tests.model.test_fetch import refused_url, serve  # noqa: F401 (fixtures: local servers)
 from ui import settings
 from ui.resources import DATA_ENV, WEIGHTS_ENV
 
@@ -22,14 +21,7 @@ CONTROLS = ("play", "pause", "step", "reset")
 TEACHERS_LINK = {"lr": "0.5", "epochs": "300", "optimizer": "adam", "start": "fresh", "seed": "3"}
 
 
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch, tmp_path, refused_url):  # noqa: F811
-    # The page fetches from its environment: only the servers a test starts may answer.
-    monkeypatch.setenv("no_proxy", "*")
-    monkeypatch.delenv(dataset.DIR_ENV, raising=False)
-    monkeypatch.delenv(dataset.URLS_ENV, raising=False)
-    monkeypatch.setattr(dataset, "MIRRORS", (refused_url,))
-    monkeypatch.setattr(dataset, "SHARED_DATA_DIR", tmp_path / "no-shared")
+pytestmark = pytest.mark.usefixtures("local_only")  # tests/local_servers.py: never the internet
 
 
 @pytest.fixture

@@ -33,7 +33,6 @@ from tests.e2e.conftest import (
     require,
     stop,
 )
-from tests.model.test_fetch import serve  # noqa: F401 (fixture: a local HTTP server)
 
 try:
     from playwright.sync_api import expect
@@ -101,7 +100,7 @@ def start_streamlit(cwd: Path, env: dict, log_path: Path) -> tuple[subprocess.Po
 
 
 @pytest.fixture
-def clone_app(tmp_path, data_dir, serve):  # noqa: F811
+def clone_app(tmp_path, data_dir, serve):
     """(URL of the page, the clone's folder, the mirror) for a fresh clone without data, served by its own
     streamlit; the mirror is a local HTTP server with the real files that counts what it is asked for."""
     require((REPO_ROOT / ".git").exists(), "not a git checkout: cannot tell which files a clone has")

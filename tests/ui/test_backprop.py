@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import html
-import os
 import re
 
 import numpy as np
 import pytest
 
 from engine import Value
-from model import paths
 from model.cat import INPUT_SIZE
 from model.functional import linear
 from ui import backprop as bp
@@ -18,18 +16,6 @@ from ui import session
 
 NODE_RE = re.compile(r"^  (\w+) \[label=<(.*)>, (.*)\];$", re.MULTILINE)
 EDGE_RE = re.compile(r"^  (\w+) -> (\w+)(?: \[(.*)\])?;$", re.MULTILINE)
-
-
-@pytest.fixture(scope="module")
-def resources(data_dir) -> shared.Resources:
-    weights = paths.REPO_ROOT / "weights" / "cat_mlp.npz"
-    if not weights.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{weights} is missing")
-        pytest.skip(f"{weights} is missing; run `make weights`")
-    res = shared.load_resources(data_dir, weights)
-    assert res.model is not None and res.data is not None
-    return res
 
 
 @pytest.fixture(scope="module")

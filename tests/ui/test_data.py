@@ -8,20 +8,10 @@ import pytest
 
 from model import dataset
 from model.dataset import FILES, SHA256, load_catvnoncat
-from tests.model.test_fetch import refused_url, serve  # noqa: F401 (fixtures: local servers)
 from ui import data
 from ui.data import FetchProgress, fetch_data
 
-
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch, tmp_path, refused_url):  # noqa: F811
-    # As the page runs it: sources from the environment. No developer setting leaks in, and the built-in
-    # mirrors and the shared folder lead nowhere, so only the servers a test starts are ever reached.
-    monkeypatch.setenv("no_proxy", "*")
-    monkeypatch.delenv(dataset.DIR_ENV, raising=False)
-    monkeypatch.delenv(dataset.URLS_ENV, raising=False)
-    monkeypatch.setattr(dataset, "MIRRORS", (refused_url,))
-    monkeypatch.setattr(dataset, "SHARED_DATA_DIR", tmp_path / "no-shared")
+pytestmark = pytest.mark.usefixtures("local_only")  # tests/local_servers.py: never the internet
 
 
 def plain(markdown: str) -> str:

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from model import paths
 from model.cat import IMAGE_SHAPE, INPUT_SIZE, cat_mlp
 from model.trainer import LayerHealth, Record
 from ui import gallery, insight, session, settings
 from ui import resources as shared
-
-
-@pytest.fixture(scope="module")
-def resources(data_dir) -> shared.Resources:
-    weights = paths.REPO_ROOT / "weights" / "cat_mlp.npz"
-    if not weights.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{weights} is missing")
-        pytest.skip(f"{weights} is missing; run `make weights`")
-    return shared.load_resources(data_dir, weights)
 
 
 def decode(png: bytes) -> np.ndarray:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import numpy as np
@@ -19,25 +18,8 @@ from ui.text import describe_start, explain_markdown, format_lr, graph_summary
 
 
 @pytest.fixture(scope="module")
-def weights_file():
-    path = paths.WEIGHTS_FILE
-    if not path.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing")
-        pytest.skip(f"{path} is missing; run `make weights`")
-    return path
-
-
-@pytest.fixture(scope="module")
-def resources(data_dir, weights_file) -> shared.Resources:
-    res = shared.load_resources(data_dir, weights_file)
-    assert res.model is not None and res.data is not None
-    return res
-
-
-@pytest.fixture(scope="module")
-def no_data(tmp_path_factory, weights_file) -> shared.Resources:
-    return shared.load_resources(tmp_path_factory.mktemp("empty"), weights_file)
+def no_data(tmp_path_factory, weights_path) -> shared.Resources:
+    return shared.load_resources(tmp_path_factory.mktemp("empty"), weights_path)
 
 
 @pytest.fixture(scope="module")
@@ -288,13 +270,13 @@ def test_history_grows_and_ends_at_the_current_epoch(resources):
     assert view.chart["epoch"] == epochs and view.metrics[0].value == "25"
 
 
-def test_the_shared_model_is_never_modified(resources, weights_file):
+def test_the_shared_model_is_never_modified(resources, weights_path):
     before = params(resources.model)
     run = session.TrainingSession(resources, lr=0.05)
     run.step(30)
     run.reset()
     run.step(10)
-    shipped, _ = load_weights(weights_file)
+    shipped, _ = load_weights(weights_path)
     for a, b, c in zip(before, params(resources.model), shipped.parameters()):
         assert np.array_equal(a, b) and np.array_equal(b, c.data) and b.dtype == np.float64
 
