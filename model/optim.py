@@ -18,7 +18,8 @@ class Optimizer:
     def reset(self) -> None:
         """Forget any running state (after a diverged step has been rolled back)."""
 
-    def step(self) -> None:
+    def step(self) -> list[float] | None:
+        """Update every parameter; with `measure`, return each update's norm ||new - old|| (layer health)."""
         raise NotImplementedError
 
 
@@ -33,7 +34,8 @@ class SGD(Optimizer):
     label = "SGD"
     BLOCK = 1 << 15
 
-    def step(self) -> None:
+    def step(self, measure: bool = False) -> list[float] | None:
+        norms = [self.lr * float(np.linalg.norm(p.grad)) for p in self.params] if measure else None
         for p in self.params:
             w, g = p.data, p.grad
             if w.size <= self.BLOCK or not w.flags.c_contiguous:
@@ -42,6 +44,7 @@ class SGD(Optimizer):
             w, g = w.reshape(-1), np.ravel(g)  # a view of the contiguous weights, so updates land in them
             for i in range(0, w.size, self.BLOCK):
                 w[i : i + self.BLOCK] -= self.lr * g[i : i + self.BLOCK]
+        return norms
 
 
 class Adam(Optimizer):
@@ -63,19 +66,24 @@ class Adam(Optimizer):
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
 
-    def step(self) -> None:
+    def step(self, measure: bool = False) -> list[float] | None:
         b1, b2 = self.betas
         self.t += 1
         # Python floats keep float32 weights float32.
         step_size = self.lr / (1 - b1**self.t)
         v_scale = 1 / (1 - b2**self.t) ** 0.5
+        norms = [] if measure else None
         for p, m, v in zip(self.params, self.m, self.v):
             g = p.grad
             m *= b1
             m += (1 - b1) * g
             v *= b2
             v += (1 - b2) * (g * g)
-            p.data -= step_size * m / (np.sqrt(v) * v_scale + self.eps)
+            update = step_size * m / (np.sqrt(v) * v_scale + self.eps)
+            if measure:
+                norms.append(float(np.linalg.norm(update)))
+            p.data -= update
+        return norms
 
 
 # Every optimizer the Trainer, the CLI and the page offer, by the name they are chosen with.

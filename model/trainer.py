@@ -118,11 +118,11 @@ def forward_through(layers, x) -> tuple[Value, list[np.ndarray]]:
     return out, relu_outputs
 
 
-def layer_health(linears: list[Linear], weights_before: list[np.ndarray], relu_outputs: list) -> LayerHealth:
+def layer_health(linears: list[Linear], norms_before: list[float], update_norms: list[float],
+                 relu_outputs: list) -> LayerHealth:
     """Layer health from the step just taken (its gradients, its update, its ReLUs): no extra pass."""
     grad_norm = tuple(float(np.linalg.norm(layer.weight.grad)) for layer in linears)
-    update_ratio = tuple(float(np.linalg.norm(layer.weight.data - before) / max(np.linalg.norm(before), 1e-30))
-                         for layer, before in zip(linears, weights_before))
+    update_ratio = tuple(update / max(before, 1e-30) for update, before in zip(update_norms, norms_before))
     return LayerHealth(grad_norm, update_ratio, tuple(map(dead_share, relu_outputs)))
 
 
@@ -239,14 +239,16 @@ class Trainer:
         if pending.recording:
             self.best.offer(self.epoch, train_loss)
             test_loss, test_acc = self.evaluate(self.x_test, self.y_test)  # before the update: this epoch's
-            weights_before = [layer.weight.data.copy() for layer in self._linears]
+            norms_before = [float(np.linalg.norm(layer.weight.data)) for layer in self._linears]
         if backward:
             self.optimizer.zero_grad()  # flush the last step's gradients (or a half-walked pass's partial sums)
             pending.loss.backward()
-        self.optimizer.step()
+        update_norms = self.optimizer.step(measure=pending.recording)  # the optimizer's own: no copy of W
         self.weights_version += 1
         if pending.recording and (not self.history or self.history[-1].epoch != self.epoch):  # after a roll-back
-            health = layer_health(self._linears, weights_before, pending.relu_outputs)
+            by_param = dict(zip(map(id, self.optimizer.params), update_norms))
+            health = layer_health(self._linears, norms_before, [by_param[id(layer.weight)] for layer in self._linears],
+                                  pending.relu_outputs)
             self.history.append(Record(self.epoch, train_loss, test_loss, accuracy(z.data, self.y_train),
                                        test_acc, health))
         self.epoch += 1
