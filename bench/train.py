@@ -43,14 +43,14 @@ def train_hand(data, dtype, epochs: int) -> dict:
 
 
 def train_trainer(data, dtype, epochs: int) -> dict:
-    """The project's Trainer, driven as `python -m model.train` drives it: chunks of 10 epochs, a history
-    row (train loss and accuracy, a pass over the test set) every 10."""
+    """The project's Trainer, driven as `python -m model.train` drives it: chunks of 100 epochs (its print
+    cadence, each ending with the check of the weights it leaves), a history row every 10."""
     from model.cat import cat_mlp
     from model.trainer import Trainer
 
     trainer = Trainer(cat_mlp(seed=1), data, lr=LR, dtype=dtype, eval_every=10)
     while trainer.epoch < epochs:
-        result = trainer.run(epochs=min(10, epochs - trainer.epoch))
+        result = trainer.run(epochs=min(100, epochs - trainer.epoch))
         if result.diverged:
             raise RuntimeError(result.message)
     costs = {r.epoch: r.train_loss for r in trainer.history if r.epoch < epochs and r.epoch % 100 == 0}
