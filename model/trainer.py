@@ -118,11 +118,12 @@ def forward_through(layers, x) -> tuple[Value, list[np.ndarray]]:
     return out, relu_outputs
 
 
-def layer_health(linears: list[Linear], norms_before: list[float], update_norms: list[float],
-                 relu_outputs: list) -> LayerHealth:
+def layer_health(linears: list[Linear], norms_before: list[float], update_norms: dict, relu_outputs: list
+                 ) -> LayerHealth:
     """Layer health from the step just taken (its gradients, its update, its ReLUs): no extra pass."""
     grad_norm = tuple(float(np.linalg.norm(layer.weight.grad)) for layer in linears)
-    update_ratio = tuple(update / max(before, 1e-30) for update, before in zip(update_norms, norms_before))
+    update_ratio = tuple(update_norms[id(layer.weight)] / max(before, 1e-30)  # update_norms: by id(parameter)
+                         for layer, before in zip(linears, norms_before))
     return LayerHealth(grad_norm, update_ratio, tuple(map(dead_share, relu_outputs)))
 
 
@@ -246,9 +247,8 @@ class Trainer:
         update_norms = self.optimizer.step(measure=pending.recording)  # the optimizer's own: no copy of W
         self.weights_version += 1
         if pending.recording and (not self.history or self.history[-1].epoch != self.epoch):  # after a roll-back
-            by_param = dict(zip(map(id, self.optimizer.params), update_norms))
-            health = layer_health(self._linears, norms_before, [by_param[id(layer.weight)] for layer in self._linears],
-                                  pending.relu_outputs)
+            updates = dict(zip(map(id, self.optimizer.params), update_norms))
+            health = layer_health(self._linears, norms_before, updates, pending.relu_outputs)
             self.history.append(Record(self.epoch, train_loss, test_loss, accuracy(z.data, self.y_train),
                                        test_acc, health))
         self.epoch += 1
@@ -259,7 +259,6 @@ class Trainer:
         health = LayerHealth((), (), tuple(map(dead_share, relu_outputs)))
         self.rolled_back = [Record(self.epoch, train_loss, np.nan, accuracy(logits, self.y_train), np.nan, health)]
 
-    # ---------------------------------------------------------------- divergence
     def _roll_back(self, stop: Divergence) -> str:
         """Restore the kept copy of the best recorded weights; the message for the user."""
         self.optimizer.zero_grad()  # the last step's gradients belong to weights that are being thrown away
