@@ -2,8 +2,8 @@
 
 Each op computes its result with NumPy and records, for every operand that needs a gradient, a
 vector-Jacobian product (VJP): a small function from the gradient of the result to the gradient of
-that operand. `backward()` visits the graph in reverse topological order and feeds each node's
-gradient through its VJPs. Two rules keep it correct and fast:
+that operand. `backward()` visits the graph in reverse topological order (the reverse of the order the
+nodes were made in) and feeds each node's gradient through its VJPs. Two rules keep it correct and fast:
 
 * Broadcasting: a VJP returns a gradient of the *result's* shape; `unbroadcast` (the one place that
   knows about broadcasting) sums it back to the operand's own shape.
@@ -13,20 +13,23 @@ gradient through its VJPs. Two rules keep it correct and fast:
 VJP closures capture arrays, never the result `Value`, so a graph has no reference cycles and is
 freed by reference counting as soon as the loss goes out of scope.
 
-Gradients are summed in place only into an array that nothing else references (`_sole_holder`): a
-training step that zeroes its gradients adds into the same arrays step after step, and no array a
-user or another node holds ever changes under them.
+A parameter's big zeroed gradient is replaced by the new share rather than added into (`_zeroed`), and
+any other sum is taken in place only in an array that nothing else references (`_sole_holder`): no
+array a user or another node holds ever changes under them.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
+import operator
 import sys
 from numbers import Real
 
 import numpy as np
 
 _grad_enabled = contextvars.ContextVar("grad_enabled", default=True)
+_births = itertools.count()  # every node's birth number: an op's operands are always older than its result
 
 
 @contextlib.contextmanager
@@ -48,10 +51,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
-    return grad.sum(axis=axes, keepdims=True).reshape(shape)  # keepdims: an array even for shape ()
+    axes = [*range(lead), *[lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1]]
+    return np.add.reduce(grad, axis=tuple(axes), keepdims=True).reshape(shape)  # keepdims: an array even for ()
 
 
 def stable_sigmoid(a: np.ndarray) -> np.ndarray:
@@ -87,7 +88,9 @@ def _operand(x):
     """
     if isinstance(x, Value):
         return x.data
-    if type(x) is np.ndarray and x.dtype in _FLOATS:  # already what `_as_array` would make: skip its checks
+    if type(x) is float or type(x) is int:  # the common numbers before the (slow) abstract Real check
+        return x
+    if type(x) is np.ndarray and x.dtype.type in _FLOATS:  # already what `_as_array` would make
         return x
     if isinstance(x, Real) and not isinstance(x, np.ndarray):
         return x
@@ -102,10 +105,20 @@ def _binary_op(name: str, fn, a, b):
         raise ValueError(f"{name}: shapes {np.shape(a)} and {np.shape(b)} do not broadcast") from None
 
 
+def _pass_on(g):
+    """The VJP of add (and of sub's first operand): the gradient passes through unchanged."""
+    return g
+
+
+def _reverse_axes(g):
+    """The VJP of `.T`: reversing all axes again undoes it."""
+    return g.T
+
+
 class Value:
     """An ndarray-valued node of the computation graph, with its gradient."""
 
-    __slots__ = ("data", "_grad", "requires_grad", "_parents", "_op", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_parents", "_op", "_birth", "__weakref__")
     __array_ufunc__ = None  # make `ndarray + Value` call Value.__radd__ instead of looping in NumPy
 
     def __init__(self, data, requires_grad: bool = True, dtype=None):
@@ -114,6 +127,7 @@ class Value:
         self.requires_grad = bool(requires_grad)
         self._parents = ()  # ((parent, vjp), ...) for parents that need a gradient
         self._op = ""
+        self._birth = next(_births)
 
     @classmethod
     def from_op(cls, op: str, data, *edges) -> Value:
@@ -126,12 +140,15 @@ class Value:
         out.data = data if type(data) is np.ndarray else np.asarray(data)
         out._grad = None
         out._op = op
-        out._parents = ()
+        out._birth = next(_births)
+        parents = ()
         if _grad_enabled.get():
             for edge in edges:  # a loop, not a comprehension: this runs for every node of every step
-                if isinstance(edge[0], Value) and edge[0].requires_grad:
-                    out._parents += (edge,)
-        out.requires_grad = bool(out._parents)
+                operand = edge[0]
+                if isinstance(operand, Value) and operand.requires_grad:
+                    parents += (edge,)
+        out._parents = parents
+        out.requires_grad = bool(parents)
         return out
 
     # ---------------------------------------------------------------- attributes
@@ -168,7 +185,11 @@ class Value:
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: self.data.size)
     dtype = property(lambda self: self.data.dtype)
-    T = property(lambda self: self.transpose())
+
+    @property
+    def T(self):
+        """All axes reversed: a permutation that is its own inverse, so the VJP reverses them back."""
+        return Value.from_op("transpose", self.data.T, (self, _reverse_axes))
 
     def item(self) -> float:
         return self.data.item()
@@ -179,19 +200,17 @@ class Value:
     # ---------------------------------------------------------------- arithmetic
     def __add__(self, other):
         a, b = self.data, _operand(other)
-        return Value.from_op("add", _binary_op("add", np.add, a, b),
-                             (self, lambda g: g), (other, lambda g: g))
+        return Value.from_op("add", _binary_op("add", np.add, a, b), (self, _pass_on), (other, _pass_on))
 
     # sub and div keep their own VJPs instead of a + (-b) and a * b**-1: one node, a shape error that
     # names the op the user wrote, and a / b rounds once where a * b**-1 rounds twice.
     def __sub__(self, other):
         a, b = self.data, _operand(other)
-        return Value.from_op("sub", _binary_op("sub", np.subtract, a, b),
-                             (self, lambda g: g), (other, lambda g: -g))
+        return Value.from_op("sub", _binary_op("sub", np.subtract, a, b), (self, _pass_on), (other, np.negative))
 
     def __rsub__(self, other):
         a, b = _operand(other), self.data
-        return Value.from_op("sub", _binary_op("sub", np.subtract, a, b), (self, lambda g: -g))
+        return Value.from_op("sub", _binary_op("sub", np.subtract, a, b), (self, np.negative))
 
     def __mul__(self, other):
         a, b = self.data, _operand(other)
@@ -252,7 +271,7 @@ class Value:
             full[...] = g  # each element of a went into the sum once, so each gets g (writable, not a broadcast view)
             return full
 
-        return Value.from_op("sum", a.sum(axis=axis, keepdims=keepdims), (self, vjp))
+        return Value.from_op("sum", np.add.reduce(a, axis=axis, keepdims=keepdims), (self, vjp))
 
     def mean(self, axis=None, keepdims: bool = False):
         total = self.sum(axis=axis, keepdims=keepdims)
@@ -323,8 +342,8 @@ class Value:
         a = self.data
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
             axes = axes[0]
-        if not axes:  # all axes reversed, as `.T`: a permutation that is its own inverse
-            return Value.from_op("transpose", a.T, (self, lambda g: g.T))
+        if not axes:
+            return self.T
         axes = tuple(axes)
         try:
             out = a.transpose(axes)
@@ -396,41 +415,54 @@ class Value:
     def topological_order(self) -> list:
         """Every node this one depends on that needs a gradient, operands before results, self last.
 
-        Iterative, so a chain of 100,000 ops is fine; backward walks it in reverse, because a node's
-        gradient is complete only once every node that used it has passed its share back.
+        An op's operands always exist before its result, so the nodes sorted by birth are in such an
+        order: the order the graph was built in. Iterative, so a chain of 100,000 ops is fine.
         """
-        order, seen, stack = [], set(), [self]
+        seen, stack = {self}, [self]
         while stack:
-            node = stack.pop()
-            if node is None:  # the marker below: every parent of the node under it is in `order` now
-                order.append(stack.pop())
-            elif node not in seen:
-                seen.add(node)
-                stack.append(node)
-                stack.append(None)
-                for parent, _ in node._parents:
-                    if parent not in seen:
-                        stack.append(parent)
-        return order
+            for parent, _ in stack.pop()._parents:
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        return sorted(seen, key=_birth_of)
+
+
+_birth_of = operator.attrgetter("_birth")
 
 
 def _accumulate(node: Value, grad) -> None:
     """Add `grad` into `node._grad`, reduced to the node's shape and dtype; the first one is assigned.
 
-    In place when `node` is the sole holder of its gradient (a zeroed parameter gradient, step after
-    step); otherwise the sum is a new array and the old one, which someone else sees, stays as it was.
+    A leaf's big zeroed gradient is replaced (`_zeroed`); otherwise the sum is made in place when `node`
+    is the sole holder of its gradient, else as a new array that leaves the old one as others saw it.
     """
     data = node.data
-    if type(grad) is not np.ndarray or grad.shape != data.shape:
-        grad = unbroadcast(np.asarray(grad), data.shape)
+    if type(grad) is not np.ndarray:
+        grad = np.asarray(grad)  # a NumPy scalar, from an op on 0-d arrays
+    if grad.shape != data.shape:
+        grad = unbroadcast(grad, data.shape)
     if grad.dtype != data.dtype:
         grad = grad.astype(data.dtype)
-    if node._grad is None:
-        node._grad = grad
+    if node._grad is None or (not node._parents and _zeroed(node._grad)):
+        node._grad = grad  # 0 + g is g: a parameter's zeroed gradient is replaced, not added into
     elif _sole_holder(node):
         np.add(node._grad, grad, out=node._grad)
     else:
         node._grad = np.asarray(node._grad + grad)  # asarray: NumPy sums 0-d arrays to a scalar
+
+
+_SCAN_FROM_BYTES = 1 << 16  # below this a NumPy call costs more than the pass over memory it saves
+
+
+def _zeroed(a: np.ndarray) -> bool:
+    """True if a big gradient is all +0.0, as `p.grad[...] = 0` or `p.grad = np.zeros_like(p.data)` leave it.
+
+    One read of the raw bytes instead of an add's two reads and a write. Replacing it by g rather than
+    adding keeps g's -0.0 as -0.0 (0.0 + -0.0 is 0.0), just as `p.grad = None` does.
+    """
+    if a.nbytes < _SCAN_FROM_BYTES or not a.flags.c_contiguous or a.item(0) != 0:  # a real sum: no pass
+        return False
+    return not a.reshape(-1).view(np.uint8).max()
 
 
 def _sole_holder(node: Value) -> bool:

@@ -56,6 +56,12 @@ class Record:
     test_acc: float
     health: LayerHealth | None = None  # from the step taken at this epoch; None for a no-step evaluation
 
+    @classmethod
+    def broken(cls, epoch: int, train_loss: float, logits: np.ndarray, labels: np.ndarray, relu_outputs) -> Record:
+        """Broken weights, for `Trainer.rolled_back` to show: the test columns NaN (never evaluated)."""
+        health = LayerHealth((), (), tuple(map(dead_share, relu_outputs)))
+        return cls(epoch, train_loss, np.nan, accuracy(logits, labels), np.nan, health)
+
 
 @dataclass(frozen=True)
 class ChunkResult:
@@ -127,6 +133,19 @@ def layer_health(linears: list[Linear], norms_before: list[float], update_norms:
     return LayerHealth(grad_norm, update_ratio, tuple(map(dead_share, relu_outputs)))
 
 
+def evaluate(logits: Sequential, x, y) -> tuple[float, float]:
+    """(loss, accuracy) of the model `logits` (no Sigmoid) on (x, y), without building a graph."""
+    with no_grad():
+        z = logits(x)
+        return bce_with_logits(z, y).item(), accuracy(z.data, y)
+
+
+def diverged_message(lr: float, stop: Divergence, kept_epoch: int, kept_loss: float) -> str:
+    """What a person reads after a roll-back to the weights of `kept_epoch`."""
+    return (f"Training diverged at learning rate {lr:g}: {stop.value}. The weights of epoch {kept_epoch}, "
+            f"with the lowest loss so far ({kept_loss:.4f}), were kept; try a smaller learning rate.")
+
+
 class Checkpoint:
     """A copy of the weights at the recorded epoch with the lowest training loss: what a roll-back restores."""
 
@@ -168,14 +187,11 @@ class Trainer:
         self.rolled_back: list[Record] = []  # what the last chunk's roll-back undid, ending with the broken weights
         self.best = Checkpoint(self.optimizer.params)
         self._linears = [layer for layer in model.layers if isinstance(layer, Linear)]
+        self._ahead: PendingStep | None = None  # the next step's forward, built by the last chunk's check
+        self._test_at: tuple[int, tuple[float, float]] | None = None  # (weights_version, test loss and accuracy)
 
-    @property
-    def lr(self) -> float:
-        return self.optimizer.lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self.optimizer.lr = value  # takes effect from the next step
+    lr = property(lambda self: self.optimizer.lr, lambda self, value: setattr(self.optimizer, "lr", value),
+                  doc="The optimizer's learning rate; a new one takes effect from the next step.")
 
     # ---------------------------------------------------------------- training
     def run(self, epochs: int | None = None, seconds: float | None = None) -> ChunkResult:
@@ -188,10 +204,15 @@ class Trainer:
         first = self.epoch
         stop, self.rolled_back = None, []
         while (epochs is None or self.epoch - first < epochs) and time.perf_counter() < deadline:
-            stop = self.apply(self.forward())
+            stop = self.apply(self._next_step())
             if stop:
                 break
         return self._end_chunk(stop, start, first)
+
+    def _next_step(self) -> PendingStep:
+        """The next step's forward half: the one the last chunk's check built, while the weights are still those."""
+        ahead, self._ahead = self._ahead, None
+        return ahead if ahead is not None and self.is_current(ahead) else self.forward()
 
     def run_step(self, pending: PendingStep, backward: bool = True) -> ChunkResult:
         """Apply one pending step (see `apply`) as a chunk of one epoch: checked and rolled back as `run()` is."""
@@ -201,10 +222,16 @@ class Trainer:
 
     def _end_chunk(self, stop: Divergence | None, start: float, first: int) -> ChunkResult:
         if not stop:
-            current, logits, relu_outputs = self._evaluate_current()
-            stop = diagnose(current.train_loss, logits, self.best.loss)
+            # The check is the next step's forward pass, kept for the next chunk: no training-set pass of its own
+            ahead = self._next_step()
+            train_loss, logits = ahead.loss.item(), ahead.logits.data
+            test_loss, test_acc = self._test_now()
+            current = Record(self.epoch, train_loss, test_loss, accuracy(logits, self.y_train), test_acc)
+            stop = diagnose(train_loss, logits, self.best.loss)
             if stop:
-                self._note_broken(current.train_loss, logits, relu_outputs)
+                self.rolled_back = [Record.broken(self.epoch, train_loss, logits, self.y_train, ahead.relu_outputs)]
+            else:
+                self._ahead = ahead
         message = self._roll_back(stop) if stop else ""
         if stop:
             current = self.inspect()
@@ -235,11 +262,11 @@ class Trainer:
         z, train_loss = pending.logits, pending.loss.item()
         problem = diagnose(train_loss, z.data, self.best.loss)
         if problem:
-            self._note_broken(train_loss, z.data, pending.relu_outputs)
+            self.rolled_back = [Record.broken(self.epoch, train_loss, z.data, self.y_train, pending.relu_outputs)]
             return problem
         if pending.recording:
             self.best.offer(self.epoch, train_loss)
-            test_loss, test_acc = self.evaluate(self.x_test, self.y_test)  # before the update: this epoch's
+            test_loss, test_acc = self._test_now()  # before the update: this epoch's
             norms_before = [float(np.linalg.norm(layer.weight.data)) for layer in self._linears]
         if backward:
             self.optimizer.zero_grad()  # flush the last step's gradients (or a half-walked pass's partial sums)
@@ -254,11 +281,6 @@ class Trainer:
         self.epoch += 1
         return None
 
-    def _note_broken(self, train_loss: float, logits: np.ndarray, relu_outputs: list[np.ndarray]) -> None:
-        """Keep a Record of broken weights (test columns NaN: never evaluated) for `rolled_back` to show."""
-        health = LayerHealth((), (), tuple(map(dead_share, relu_outputs)))
-        self.rolled_back = [Record(self.epoch, train_loss, np.nan, accuracy(logits, self.y_train), np.nan, health)]
-
     def _roll_back(self, stop: Divergence) -> str:
         """Restore the kept copy of the best recorded weights; the message for the user."""
         self.optimizer.zero_grad()  # the last step's gradients belong to weights that are being thrown away
@@ -270,29 +292,26 @@ class Trainer:
         self.rolled_back[:0] = [r for r in self.history if r.epoch > self.epoch]
         self.history[:] = [r for r in self.history if r.epoch <= self.epoch]
         self.optimizer.reset()  # its moments came from the steps that went wrong
-        return (f"Training diverged at learning rate {self.lr:g}: {stop.value}. "
-                f"The weights of epoch {self.epoch}, with the lowest loss so far ({self.best.loss:.4f}), "
-                "were kept; try a smaller learning rate.")
+        return diverged_message(self.lr, stop, self.epoch, self.best.loss)
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, x, y) -> tuple[float, float]:
         """(loss, accuracy) of the current weights on (x, y), without building a graph."""
-        with no_grad():
-            z = self.logits(x)
-            return bce_with_logits(z, y).item(), accuracy(z.data, y)
+        return evaluate(self.logits, x, y)
+
+    def _test_now(self) -> tuple[float, float]:
+        """(loss, accuracy) on the test set at the current weights, computed once per weights version."""
+        if self._test_at is None or self._test_at[0] != self.weights_version:
+            self._test_at = (self.weights_version, self.evaluate(self.x_test, self.y_test))
+        return self._test_at[1]
 
     def evaluate_train(self) -> tuple[float, float]:
         return self.evaluate(self.x_train, self.y_train)
 
     def inspect(self) -> Record:
         """A Record of the current weights, without a step (so without layer health)."""
-        return self._evaluate_current()[0]
-
-    def _evaluate_current(self) -> tuple[Record, np.ndarray, list[np.ndarray]]:
-        """A Record of the current weights, their training logits and ReLU outputs."""
         with no_grad():
-            logits, relu_outputs = forward_through(self.logits.layers, self.x_train)
-            z = logits.data
+            logits = self.logits(self.x_train)
             train_loss = bce_with_logits(logits, self.y_train).item()
-        test_loss, test_acc = self.evaluate(self.x_test, self.y_test)
-        return Record(self.epoch, train_loss, test_loss, accuracy(z, self.y_train), test_acc), z, relu_outputs
+        test_loss, test_acc = self._test_now()
+        return Record(self.epoch, train_loss, test_loss, accuracy(logits.data, self.y_train), test_acc)

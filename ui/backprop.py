@@ -36,7 +36,8 @@ LEAVES_NOTE = ("The leaves come last: their gradients are final once every node 
                "have nothing to pass on.")
 WHY_ORDER = ("Backward visits the nodes in **reverse topological order**, so every node that used a value comes "
              "before it: by the time a node's turn comes, all the shares of its gradient have arrived and it is "
-             "complete, ready to be passed on.")
+             "complete, ready to be passed on. This engine's order is simply the reverse of the order the forward "
+             "pass made the nodes in.")
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,54 @@ def test_a_scalar_parameter_gets_an_array_it_can_zero_in_place():
     assert type(a.grad) is np.ndarray and a.grad.shape == () and a.grad == 3.0
 
 
+# ---------------------------------------------------------------- a big zeroed gradient is replaced
+def big_layer_step(reset, dtype=np.float64, steps=2):
+    """A 64 KiB+ weight (the size where backward replaces a zeroed gradient instead of adding into it)
+    trained `steps` steps; returns it and each step's gradient as bytes. Its relu mask makes -0.0 entries."""
+    w = Value(np.random.default_rng(7).standard_normal((60, 300)).astype(dtype))
+    seen = []
+    for _ in range(steps):
+        loss = (w.relu() * -1.0).sum()  # d/dw is -1 where w > 0 and -1 * 0 = -0.0 elsewhere
+        reset(w)
+        loss.backward()
+        seen.append(w.grad.tobytes())
+        w.data -= 0.01 * w.grad
+    return w, seen
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_way_of_zeroing_a_big_gradient_gives_the_bits_of_grad_none(dtype):
+    """Replacing a +0.0 gradient by g keeps g's -0.0 entries (adding would turn them into +0.0)."""
+    w, by_none = big_layer_step(set_to_none, dtype)
+    assert w.grad.nbytes >= 1 << 16 and np.any(np.signbit(w.grad) & (w.grad == 0))  # the case this is about
+    for reset in (zeros_like, zero_in_place):
+        assert big_layer_step(reset, dtype)[1] == by_none
+
+
+def share_of_ones(w: Value) -> None:
+    """backward of a loss whose gradient with respect to `w` is all ones."""
+    (w * 1.0).sum().backward()
+
+
+def test_a_big_gradient_that_is_not_zero_is_still_added_into_in_place():
+    w, _ = big_layer_step(set_to_none, steps=1)
+    start = np.arange(w.size, dtype=float).reshape(w.shape)  # its first entry is 0: every byte gets looked at
+    w.grad = start.copy()
+    array = weakref.ref(w.grad)  # a weak reference is no holder
+    share_of_ones(w)
+    np.testing.assert_array_equal(w.grad, start + 1.0)
+    assert w.grad is array()  # nobody else's array, so the sum went into it in place
+
+
+def test_a_big_zeroed_gradient_the_user_holds_is_never_changed():
+    w, _ = big_layer_step(set_to_none, steps=1)
+    mine = np.zeros_like(w.data)
+    w.grad = mine
+    share_of_ones(w)
+    assert not mine.any()
+    np.testing.assert_array_equal(w.grad, np.ones_like(w.data))
+
+
 def test_a_float64_share_is_added_into_a_float32_gradient_as_float32():
     w = Value(np.ones(3, np.float32))
     w.grad = np.zeros(3, np.float32)

@@ -38,6 +38,15 @@ def test_topological_order_puts_operands_before_results_and_self_last():
     assert len({id(n) for n in order}) == len(order)
 
 
+def test_topological_order_is_the_order_the_nodes_were_made_in():
+    a = Value(1.0)
+    t = a * 2
+    b = Value(3.0)  # a leaf made after an op
+    u = b + 1
+    loss = u * t  # a depth-first walk from here would reach u's side (b) before t's
+    assert loss.topological_order() == [a, t, b, u, loss]
+
+
 def test_backward_steps_yields_the_reverse_order_with_complete_gradients():
     loss, _ = small_step()
     order = loss.topological_order()

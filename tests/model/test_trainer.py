@@ -56,6 +56,27 @@ def test_chunks_do_not_change_the_result(dataset):
         np.testing.assert_array_equal(a.data, b.data)
 
 
+def test_a_chunks_check_is_the_next_steps_forward_pass(dataset, monkeypatch):
+    """Checking the weights a chunk leaves costs no pass over the training images of its own: the next
+    chunk starts from that forward pass. Once the weights change under it, it is not used."""
+    import model.trainer as trainer_module
+
+    passes = []
+    real = trainer_module.forward_through
+    monkeypatch.setattr(trainer_module, "forward_through", lambda *args: passes.append(1) or real(*args))
+    trainer = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
+    first = trainer.run(epochs=10)
+    second = trainer.run(epochs=10)
+    assert len(passes) == 10 + 1 + 9 + 1  # ten steps and the check, then nine steps and the check
+    assert second.current.epoch == 20
+    assert first.current == dataclasses.replace(trainer.history[1], health=None)  # the step's own numbers
+
+    trainer.apply(trainer.forward())  # a step taken outside run(): the kept forward pass is stale now
+    passes.clear()
+    trainer.run(epochs=1)
+    assert len(passes) == 2
+
+
 def test_a_chunk_is_bounded_by_seconds(dataset):
     trainer = Trainer(cat_mlp(seed=1), dataset, lr=0.0075)
     result = trainer.run(seconds=0.05)

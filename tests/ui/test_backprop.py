@@ -92,9 +92,10 @@ def test_the_leaves_note_only_where_the_leaves_come_last():
     a, b = Value(2.0), Value(3.0)
     walk = bp.Walk(a * b, {a: "a", b: "b"})
     assert bp.leaves_last(walk)
-    c = Value(1.0)
-    mixed = bp.Walk((a * c) * (c + 1), {a: "a", c: "c"})
-    assert [n.op or "leaf" for n in mixed.order] == ["mul", "mul", "leaf", "add", "leaf"]  # a comes before c + 1
+    t = a * b
+    c = Value(1.0)  # a leaf made after an op: backward reaches it first (the reverse of the order things were made)
+    mixed = bp.Walk(t * c, {a: "a", b: "b", c: "c"})
+    assert [n.op or "leaf" for n in mixed.order] == ["mul", "leaf", "mul", "leaf", "leaf"]
     assert not bp.leaves_last(mixed)
 
 
@@ -204,8 +205,8 @@ def test_the_broadcast_example_sums_shares_back_to_each_operands_shape():
     np.testing.assert_array_equal(grads["a"], [11, 11, 11])
     np.testing.assert_array_equal(grads["m"], [[12], [12]])
     walk = bp.small_example("broadcast").walk
-    for _ in range(3):
-        walk.step()  # b = a + 2: the number gets nothing
+    for _ in range(4):
+        walk.step()  # loss, c, then m (made after b), then b = a + 2: the number gets nothing
     assert bp.detail(walk).rule.forward == "b = a + const"
 
 
@@ -234,7 +235,7 @@ def test_the_network_walk_is_the_trainers_graph_with_names_and_shapes_from_the_d
     m, n_pixels = resources.train_data.x_train.shape
     assert 16 <= walk.total <= 30 and walk.total == len(ex.pending.loss.topological_order())
     assert [walk.name(n) for n in walk.order[:8]] == ["loss", "z4", "h3", "z3", "h2", "z2", "h1", "z1"]
-    assert [walk.name(n) for n in walk.order[8:]] == ["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4"]
+    assert [walk.name(n) for n in walk.order[8:]] == ["b4", "W4", "b3", "W3", "b2", "W2", "b1", "W1"]
     dot = bp.graph_dot(walk)
     texts = [text for text, _ in dot_nodes(dot).values()]
     assert f"x ({m}, {n_pixels}) pixels, constant" in texts
