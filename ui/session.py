@@ -145,8 +145,12 @@ class TrainingSession:
             self.meter.reset()
 
     def pause(self) -> None:
+        """No new chunk starts; one already training (in the fragment's thread) is waited for, at most a tick,
+        so the page drawn next shows the epoch training stopped at, and no number moves after it."""
         self.playing, self.queued_behind = False, 0
         self.scheduler.leave(self.key)  # its place goes to the visitors still playing
+        with self.lock:  # train_chunk holds it while a chunk runs
+            pass
 
     def step(self, epochs: int = STEP_EPOCHS) -> None:
         """Pause, then train `epochs` more epochs (the target does not limit a step; a click is never queued)."""
@@ -252,7 +256,7 @@ def tick(training: TrainingSession, seconds: float = TICK_SECONDS) -> bool:
     if training.can_train and not training.finished:
         with training.scheduler.turn(training.key, wait=TURN_WAIT) as turn:
             training.queued_behind = 0 if turn else turn.ahead
-            if turn:
+            if turn and training.playing:  # a Pause may have come (from the page's thread) while this tick waited
                 training.train_chunk(epochs=training.target - training.epoch, seconds=seconds)
     if training.warning or not training.can_train or training.finished:
         training.pause()

@@ -264,17 +264,22 @@ class App:
         return self.chart_lines()
 
     def wait_until_still(self, quiet_ms: int = 600, timeout: float = TIMEOUT_MS) -> tuple[int, str]:
-        """Wait until neither the epoch nor the chart has changed for `quiet_ms` (the browser draws
-        the chart a moment after the data arrives); return (epoch, chart lines) then."""
+        """Wait until no script run is going on and neither the epoch nor the chart has changed for
+        `quiet_ms` (the browser draws the chart a moment after the data arrives); return (epoch, chart
+        lines) then. A rerun redraws the controls before the metrics, so its middle is not still."""
         deadline = time.monotonic() + timeout / 1000
         state, since = (self.epoch(), self.chart_lines()), time.monotonic()
         while time.monotonic() - since < quiet_ms / 1000:
             assert time.monotonic() < deadline, f"the page kept changing for {timeout / 1000:.0f} s"
             self.page.wait_for_timeout(100)
             now = (self.epoch(), self.chart_lines())
-            if now != state:
+            if now != state or self.script_running():
                 state, since = now, time.monotonic()
         return state
+
+    def script_running(self) -> bool:
+        """Whether Streamlit is running the script or a fragment (what its running indicator shows)."""
+        return self.page.get_by_test_id("stApp").get_attribute("data-test-script-state") == "running"
 
     # ------------------------------------------------------------------ acting
     def load(self) -> None:

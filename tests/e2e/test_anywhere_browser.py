@@ -232,10 +232,10 @@ def test_bad_values_in_a_link_are_named_in_a_notice_and_dropped(browser, app_url
     try:
         app = App(page, f"{app_url}/?lr=abc&epochs=300&optimizer=rmsprop")
         page.goto(app.url)
-        expect(app.metric("Epoch")).to_contain_text("of 300")  # the good value is used
-        toasts = page.get_by_test_id("stToast")
+        toasts = page.get_by_test_id("stToast")  # first: a toast goes away after a few seconds
         expect(toasts.filter(has_text="lr=abc")).to_contain_text("not a number")
         expect(toasts.filter(has_text="optimizer=rmsprop")).to_contain_text("not one of sgd, adam")
+        expect(app.metric("Epoch")).to_contain_text("of 300")  # the good value is used
         page.wait_for_function("() => !new URLSearchParams(location.search).has('lr')")
         assert query_of(page.url) == {"epochs": "300"}
         app.assert_healthy()

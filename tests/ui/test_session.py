@@ -232,6 +232,23 @@ def test_pause_stops_and_step_trains_a_few_epochs(resources):
     assert run.epoch == paused + settings.STEP_EPOCHS + 3
 
 
+def test_pause_waits_for_the_chunk_in_flight_so_nothing_moves_after_it(resources):
+    """A Pause's rerun runs beside the fragment that is training: it returns once that chunk is done."""
+    import threading
+
+    run = session.TrainingSession(resources, target=10_000)
+    run.play()
+    chunk = threading.Thread(target=session.tick, args=(run,), kwargs={"seconds": 0.4})
+    chunk.start()
+    deadline = time.monotonic() + 5
+    while run.epoch == 0 and time.monotonic() < deadline:  # the chunk is training (it has taken steps)
+        time.sleep(0.005)
+    run.pause()
+    paused, shown = run.epoch, run.current.epoch  # what the Pause's rerun draws
+    chunk.join()
+    assert run.epoch == paused == shown > 0
+
+
 def test_step_while_playing_pauses(resources):
     run = session.TrainingSession(resources, target=10_000)
     run.play()
