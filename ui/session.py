@@ -133,8 +133,7 @@ class TrainingSession:
             self.weights_version = next(_WEIGHTS_VERSIONS)
 
     def play(self) -> None:
-        """Train in ticks until the target; nothing to do without data or once the target is reached, and a
-        warning instead when the server already has as many playing visitors as it takes."""
+        """Train in ticks until the target (without data or past it: nothing; a warning if the server is full)."""
         if self.can_train and not self.finished:
             try:
                 self.scheduler.join(self.key)
@@ -145,12 +144,11 @@ class TrainingSession:
             self.meter.reset()
 
     def pause(self) -> None:
-        """No new chunk starts; one already training (in the fragment's thread) is waited for, at most a tick,
-        so the page drawn next shows the epoch training stopped at, and no number moves after it."""
-        self.playing, self.queued_behind = False, 0
-        self.scheduler.leave(self.key)  # its place goes to the visitors still playing
-        with self.lock:  # train_chunk holds it while a chunk runs
-            pass
+        """Stop playing; a chunk training in the fragment's thread holds the lock, so Pause waits for it (a tick)."""
+        self.playing = False  # first, so no new chunk starts while we wait: the page then shows where training stopped
+        with self.lock:
+            self.queued_behind = 0
+            self.scheduler.leave(self.key)  # its place goes to the visitors still playing
 
     def step(self, epochs: int = STEP_EPOCHS) -> None:
         """Pause, then train `epochs` more epochs (the target does not limit a step; a click is never queued)."""
@@ -161,10 +159,9 @@ class TrainingSession:
             self.train_chunk(epochs=epochs)
 
     def set_lr(self, lr: float) -> None:
-        """Takes effect from the next chunk."""
         self.lr = float(lr)
         if self.trainer:
-            self.trainer.lr = self.lr
+            self.trainer.lr = self.lr  # takes effect from the next chunk
 
     def set_target(self, epochs: int) -> None:
         self.target = int(epochs)
@@ -196,8 +193,7 @@ class TrainingSession:
         return self.trainer is not None and self.trainer.is_current(pending)
 
     def apply_step(self, pending: PendingStep) -> bool:
-        """Pause, then apply `pending`, its backward pass already run to the end, as one epoch of this run:
-        the metrics, the history and the loss chart show it. False (nothing done) if the weights changed."""
+        """Pause, then apply `pending` (its backward pass already run) as one epoch; False if the weights changed."""
         with self.lock:
             if not self.is_current(pending):
                 return False
