@@ -51,8 +51,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
-    axes = [*range(lead), *[lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1]]
-    return np.add.reduce(grad, axis=tuple(axes), keepdims=True).reshape(shape)  # keepdims: an array even for ()
+    axes = (*range(lead), *[lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1])
+    return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)  # keepdims: an array even for ()
 
 
 def stable_sigmoid(a: np.ndarray) -> np.ndarray:

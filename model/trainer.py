@@ -222,16 +222,11 @@ class Trainer:
 
     def _end_chunk(self, stop: Divergence | None, start: float, first: int) -> ChunkResult:
         if not stop:
-            # The check is the next step's forward pass, kept for the next chunk: no training-set pass of its own
-            ahead = self._next_step()
-            train_loss, logits = ahead.loss.item(), ahead.logits.data
-            test_loss, test_acc = self._test_now()
-            current = Record(self.epoch, train_loss, test_loss, accuracy(logits, self.y_train), test_acc)
-            stop = diagnose(train_loss, logits, self.best.loss)
+            ahead, current = self._look_ahead()  # the check costs no training-set pass of its own
+            stop = diagnose(current.train_loss, ahead.logits.data, self.best.loss)
             if stop:
-                self.rolled_back = [Record.broken(self.epoch, train_loss, logits, self.y_train, ahead.relu_outputs)]
-            else:
-                self._ahead = ahead
+                self.rolled_back = [Record.broken(self.epoch, current.train_loss, ahead.logits.data, self.y_train,
+                                                  ahead.relu_outputs)]
         message = self._roll_back(stop) if stop else ""
         if stop:
             current = self.inspect()
@@ -310,8 +305,11 @@ class Trainer:
 
     def inspect(self) -> Record:
         """A Record of the current weights, without a step (so without layer health)."""
-        with no_grad():
-            logits = self.logits(self.x_train)
-            train_loss = bce_with_logits(logits, self.y_train).item()
+        return self._look_ahead()[1]
+
+    def _look_ahead(self) -> tuple[PendingStep, Record]:
+        """The next step's forward pass, kept for the next chunk to start from, and a Record of the weights it sees."""
+        ahead = self._ahead = self._next_step()
         test_loss, test_acc = self._test_now()
-        return Record(self.epoch, train_loss, test_loss, accuracy(logits.data, self.y_train), test_acc)
+        train_acc = accuracy(ahead.logits.data, self.y_train)
+        return ahead, Record(self.epoch, ahead.loss.item(), test_loss, train_acc, test_acc)

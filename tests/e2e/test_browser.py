@@ -75,6 +75,13 @@ def confident_test_cat(data_dir) -> np.ndarray:
     return data.images_test[cats[np.argmax(p_cat[cats])]]
 
 
+def cat_photo(data_dir, folder: Path) -> Path:
+    """`confident_test_cat` as a 256 x 256 PNG in `folder`, the size of a small photo someone uploads."""
+    path = folder / "cat.png"
+    Image.fromarray(confident_test_cat(data_dir)).resize((256, 256), Image.Resampling.LANCZOS).save(path)
+    return path
+
+
 # --- the tests -----------------------------------------------------------------------------------
 
 
@@ -104,8 +111,7 @@ def test_page_loads_with_the_pretrained_model(app, screenshot):
 
 def test_upload_a_photo_and_a_broken_file(app, screenshot, tmp_path, data_dir):
     """A real photo and a phone-sized JPEG get a verdict; a truncated file gets its own error."""
-    cat = tmp_path / "cat.png"
-    Image.fromarray(confident_test_cat(data_dir)).resize((256, 256), Image.Resampling.LANCZOS).save(cat)
+    cat = cat_photo(data_dir, tmp_path)
     phone = tmp_path / "phone-photo.jpg"
     phone.write_bytes(make.jpeg_photo(megapixels=2))
     broken = tmp_path / "truncated.jpg"

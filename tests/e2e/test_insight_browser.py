@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 
-from PIL import Image
-
 from tests.e2e.conftest import TIMEOUT_MS
 from tests.model import image_factory as make
 
@@ -168,10 +166,9 @@ def test_the_gradient_view_and_a_dying_network(app, screenshot):
 
 
 def test_where_the_model_looks_beside_each_upload(app, screenshot, tmp_path, data_dir):
-    from tests.e2e.test_browser import confident_test_cat
+    from tests.e2e.test_browser import cat_photo
 
-    cat = tmp_path / "cat.png"
-    Image.fromarray(confident_test_cat(data_dir)).resize((256, 256), Image.Resampling.LANCZOS).save(cat)
+    cat = cat_photo(data_dir, tmp_path)
     stripes = tmp_path / "stripes.png"
     stripes.write_bytes(make.png_stripes(size=(300, 200)))
     app.widget("upload").locator("input[type=file]").set_input_files([cat, stripes])
