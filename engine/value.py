@@ -57,11 +57,11 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 def stable_sigmoid(a: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-a) for any finite a: built from e^-|a|, so nothing overflows (underflow to 0 is harmless)."""
-    return _sigmoid_parts(a)[0]
+    return sigmoid_parts(a)[0]
 
 
-def _sigmoid_parts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """sigmoid(a), e = e^-|a| and 1 + e: the sigmoid's VJP and softplus are built from the same exponential."""
+def sigmoid_parts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """sigmoid(a), e = e^-|a| and 1 + e: the sigmoid's VJP, softplus and the logits' BCE reuse the exponential."""
     with np.errstate(under="ignore"):
         e = np.exp(-np.abs(a))
         one_plus_e = 1 + e
@@ -105,6 +105,15 @@ def _binary_op(name: str, fn, a, b):
         raise ValueError(f"{name}: shapes {np.shape(a)} and {np.shape(b)} do not broadcast") from None
 
 
+def _needing_grad(edges: tuple) -> tuple:
+    """The (operand, vjp) edges whose operand is a Value that needs a gradient: constants get no VJP."""
+    kept = ()
+    for edge in edges:  # a loop, not a comprehension: cheaper for the one or two edges an op has
+        if isinstance(edge[0], Value) and edge[0].requires_grad:
+            kept += (edge,)
+    return kept
+
+
 def _pass_on(g):
     """The VJP of add (and of sub's first operand): the gradient passes through unchanged."""
     return g
@@ -113,6 +122,18 @@ def _pass_on(g):
 def _reverse_axes(g):
     """The VJP of `.T`: reversing all axes again undoes it."""
     return g.T
+
+
+def _spread(g, shape: tuple, axis, keepdims: bool) -> np.ndarray:
+    """The VJP of a sum over `axis`: every element that went into the sum gets the result's gradient g.
+
+    A writable array of `shape` (not a broadcast view), so backward may add the next share into it.
+    """
+    if not keepdims and axis is not None:
+        g = np.expand_dims(g, axis)
+    full = np.empty(shape, dtype=g.dtype)
+    full[...] = g
+    return full
 
 
 class Value:
@@ -141,14 +162,15 @@ class Value:
         out._grad = None
         out._op = op
         out._birth = next(_births)
-        parents = ()
-        if _grad_enabled.get():
-            for edge in edges:  # a loop, not a comprehension: this runs for every node of every step
-                operand = edge[0]
-                if isinstance(operand, Value) and operand.requires_grad:
-                    parents += (edge,)
-        out._parents = parents
-        out.requires_grad = bool(parents)
+        if not _grad_enabled.get():
+            edges = ()
+        else:
+            for operand, _ in edges:  # usually every operand needs a gradient, and the tuple is kept as it is
+                if not (isinstance(operand, Value) and operand.requires_grad):
+                    edges = _needing_grad(edges)
+                    break
+        out._parents = edges
+        out.requires_grad = bool(edges)
         return out
 
     # ---------------------------------------------------------------- attributes
@@ -230,8 +252,8 @@ class Value:
     __radd__ = __add__
     __rmul__ = __mul__
 
-    def __neg__(self):
-        return self * -1
+    def __neg__(self):  # its own op: np.negative is exact and its VJP is np.negative again, no closure
+        return Value.from_op("neg", np.negative(self.data), (self, np.negative))
 
     def __pow__(self, p):
         if isinstance(p, Value) or not isinstance(p, Real):
@@ -242,15 +264,16 @@ class Value:
     def __matmul__(self, other):
         other = other if isinstance(other, Value) else Value(other, requires_grad=False)
         a, b = self.data, other.data
-        if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.shape[-1] != b.shape[0]:
-            raise ValueError(f"matmul: {a.shape} @ {b.shape}")
-        if a.ndim == 1:  # a row vector, as NumPy reads it, and the row axis dropped again
-            return (self.reshape(1, -1) @ other).reshape(b.shape[1:])
-        if b.ndim == 1:  # a column vector
-            return (self @ other.reshape(-1, 1)).reshape(a.shape[:-1])
+        if not (a.ndim == b.ndim == 2 and a.shape[1] == b.shape[0]):  # matrices that fit: the common case
+            if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.shape[-1] != b.shape[0]:
+                raise ValueError(f"matmul: {a.shape} @ {b.shape}")
+            if a.ndim == 1:  # a row vector, as NumPy reads it, and the row axis dropped again
+                return (self.reshape(1, -1) @ other).reshape(b.shape[1:])
+            return (self @ other.reshape(-1, 1)).reshape(a.shape[:-1])  # b a column vector
         # For `x @ W.T` (b a transposed view of W) compute b's gradient as (g.T @ a).T: then W's
         # gradient comes out laid out like W, and the optimizer's `W -= lr * grad` does not stride.
-        b_transposed = b.flags.f_contiguous and not b.flags.c_contiguous
+        layout = b.flags  # one flags object: each `.flags` makes a new one
+        b_transposed = layout.f_contiguous and not layout.c_contiguous
         return Value.from_op(
             "matmul", a @ b,
             (self, lambda g: g @ b.T),
@@ -263,19 +286,15 @@ class Value:
     # ---------------------------------------------------------------- reductions
     def sum(self, axis=None, keepdims: bool = False):
         a = self.data
-
-        def vjp(g):
-            if not keepdims and axis is not None:
-                g = np.expand_dims(g, axis)
-            full = np.empty(a.shape, dtype=g.dtype)
-            full[...] = g  # each element of a went into the sum once, so each gets g (writable, not a broadcast view)
-            return full
-
-        return Value.from_op("sum", np.add.reduce(a, axis=axis, keepdims=keepdims), (self, vjp))
+        return Value.from_op("sum", np.add.reduce(a, axis=axis, keepdims=keepdims),
+                             (self, lambda g: _spread(g, a.shape, axis, keepdims)))
 
     def mean(self, axis=None, keepdims: bool = False):
-        total = self.sum(axis=axis, keepdims=keepdims)
-        return total * (total.data.size / self.data.size)
+        """The sum over `axis` divided by the count; its own op rather than sum * (1/n): one node, one rounding."""
+        a = self.data
+        total = np.add.reduce(a, axis=axis, keepdims=keepdims)
+        n = a.size // total.size if total.size else 1  # how many elements each result averages
+        return Value.from_op("mean", total / n, (self, lambda g: _spread(g / n, a.shape, axis, keepdims)))
 
     # ---------------------------------------------------------------- elementwise
     def exp(self):
@@ -294,7 +313,7 @@ class Value:
 
     def sigmoid(self):
         """1 / (1 + e^-x) by `stable_sigmoid`; its own op, since built from exp it would overflow below -709."""
-        s, e, one_plus_e = _sigmoid_parts(self.data)
+        s, e, one_plus_e = sigmoid_parts(self.data)
 
         def vjp(g):  # s(1 - s), written as e / (1 + e)^2 so it keeps its precision in both tails
             with np.errstate(under="ignore"):
@@ -305,7 +324,7 @@ class Value:
     def softplus(self):
         """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): exact for large |x|; its derivative is sigmoid."""
         a = self.data
-        s, e, _ = _sigmoid_parts(a)
+        s, e, _ = sigmoid_parts(a)
         with np.errstate(under="ignore"):
             out = np.maximum(a, 0) + np.log1p(e)
         return Value.from_op("softplus", out, (self, lambda g: g * s))
@@ -419,11 +438,12 @@ class Value:
         order: the order the graph was built in. Iterative, so a chain of 100,000 ops is fine.
         """
         seen, stack = {self}, [self]
+        see, push, pop = seen.add, stack.append, stack.pop  # bound once: this runs for every node of every step
         while stack:
-            for parent, _ in stack.pop()._parents:
+            for parent, _ in pop()._parents:
                 if parent not in seen:
-                    seen.add(parent)
-                    stack.append(parent)
+                    see(parent)
+                    push(parent)
         return sorted(seen, key=_birth_of)
 
 
@@ -473,4 +493,7 @@ def _sole_holder(node: Value) -> bool:
     """
     # 2 references: node's own slot and getrefcount's argument. Never bind node._grad to a local
     # before this call: the local would count too (harmless: the answer would just be False).
-    return sys.getrefcount(node._grad) == 2 and node._grad.flags.owndata and node._grad.flags.writeable
+    if sys.getrefcount(node._grad) != 2:
+        return False
+    flags = node._grad.flags
+    return flags.owndata and flags.writeable

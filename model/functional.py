@@ -5,7 +5,7 @@ made; `bce_with_logits` so the loss is exact for any finite logit and its gradie
 """
 import numpy as np
 
-from engine import Value, stable_sigmoid
+from engine import Value, sigmoid_parts
 
 
 def linear(x: Value, weight: Value, bias: Value) -> Value:
@@ -29,9 +29,9 @@ def bce_with_logits(logits: Value, targets) -> Value:
     if y.shape != z.shape:
         raise ValueError(f"bce_with_logits: logits {z.shape} and targets {y.shape} differ in shape")
     m = z.shape[0] if z.ndim else 1
+    p, e, _ = sigmoid_parts(z)  # e = e^-|z|: one exponential for the loss and its gradient
     with np.errstate(under="ignore"):
-        loss = (np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))).sum() / m
-    p = stable_sigmoid(z)
+        loss = (np.maximum(z, 0) - y * z + np.log1p(e)).sum() / m
     return Value.from_op("bce_with_logits", loss, (logits, lambda g: g * (p - y) / m))
 
 

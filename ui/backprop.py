@@ -296,7 +296,7 @@ def rule(walk: Walk, node: Value) -> Rule:
         return _linear_rule(walk, node)
     if node.op == "bce_with_logits":
         return _bce_rule(walk, node)
-    if node.op == "sum":
+    if node.op in ("sum", "mean"):
         return _sum_rule(walk, node)
     if node.op in UNARY_RULES:
         forward, share = UNARY_RULES[node.op]
@@ -310,13 +310,16 @@ def rule(walk: Walk, node: Value) -> Rule:
 
 
 def _sum_rule(walk: Walk, node: Value) -> Rule:
+    """A sum, or a mean (a sum divided by the count n): backward copies the gradient to every element."""
     out, x = walk.name(node), node.parents[0]
-    x_name = walk.name(x)
-    return Rule(f"{out} = {x_name}.sum()" if node.ndim == 0 else f"{out} = {x_name}.sum(axis)",
-                (f"{x_name}.grad += {out}.grad  # copied to every element: {shape_text(node.shape)} -> "
+    x_name, op = walk.name(x), node.op
+    share = f"{out}.grad" if op == "sum" else f"{out}.grad / n"
+    return Rule(f"{out} = {x_name}.{op}()" if node.ndim == 0 else f"{out} = {x_name}.{op}(axis)",
+                (f"{x_name}.grad += {share}  # copied to every element: {shape_text(node.shape)} -> "
                  f"{shape_text(x.shape)}",),
-                ("A sum's backward is a broadcast, the mirror of a broadcast's backward (a sum): every element "
-                 "that was added in gets the whole gradient.",))
+                (f"A {op}'s backward is a broadcast, the mirror of a broadcast's backward (a sum): every element "
+                 "that was added in gets the whole gradient" + ("." if op == "sum" else
+                                                               ", divided by n, the number of elements averaged."),))
 
 
 def _binary_rule(walk: Walk, node: Value) -> Rule:

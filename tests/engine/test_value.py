@@ -6,7 +6,7 @@ import weakref
 import numpy as np
 import pytest
 
-from engine import Value, no_grad, stable_sigmoid
+from engine import Value, no_grad, stable_sigmoid, unbroadcast
 
 
 # ---------------------------------------------------------------- the seed's examples
@@ -288,3 +288,35 @@ def test_stable_sigmoid_is_exact_in_both_tails_and_quiet_at_1000():
 def test_value_sigmoid_is_stable_sigmoid_bit_for_bit():
     x = np.random.default_rng(0).normal(scale=20, size=50)
     assert np.array_equal(Value(x).sigmoid().data, stable_sigmoid(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("grad_shape, shape", [
+    ((209, 20), (20,)), ((209, 1), (1,)), ((3, 4, 5), (4, 5)), ((3, 4, 5), (5,)), ((3, 4, 5), ()),
+    ((3, 4, 5), (4, 1)), ((2, 3), (1, 3)), ((0, 5), (5,)), ((4,), ()),
+])
+def test_unbroadcast_sums_to_the_operands_shape_as_numpy_does(grad_shape, shape, dtype):
+    grad = np.random.default_rng(0).standard_normal(grad_shape).astype(dtype)
+    lead = len(grad_shape) - len(shape)
+    axes = (*range(lead), *[lead + i for i, n in enumerate(shape) if n == 1 and grad_shape[lead + i] != 1])
+    expected = grad.sum(axis=axes).reshape(shape)
+    got = unbroadcast(grad, shape)
+    assert type(got) is np.ndarray and got.shape == shape and got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-5)
+
+
+def test_mean_and_negation_are_one_node_each():
+    x = Value([[1.0, 2.0], [3.0, 5.0]])
+    mean, neg = x.mean(), -x
+    assert (mean.op, mean.parents, mean.item()) == ("mean", (x,), 2.75)
+    assert neg.op == "neg" and neg.parents == (x,)
+    (mean + neg.sum()).backward()
+    np.testing.assert_array_equal(x.grad, np.full((2, 2), 0.25 - 1.0))
+
+
+def test_mean_over_an_axis_divides_by_that_axis_length():
+    x = Value(np.arange(6.0).reshape(2, 3))
+    out = x.mean(axis=1, keepdims=True)
+    np.testing.assert_array_equal(out.data, [[1.0], [4.0]])
+    out.backward(np.array([[3.0], [6.0]]))
+    np.testing.assert_array_equal(x.grad, [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])

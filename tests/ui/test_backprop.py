@@ -384,3 +384,14 @@ def test_without_the_data_set_the_network_says_so_and_the_examples_work(no_data)
     stepper.choose("broadcast", training)
     stepper.finish(training)
     assert stepper.view(training).status == "Backward step 5 of 5"
+
+
+def test_a_mean_is_one_step_whose_rule_divides_by_the_count():
+    loss, names = a_small_graph()  # ends in (h * h + h).mean()
+    walk = bp.Walk(loss, names)
+    walk.step()
+    rule = bp.rule(walk, walk.current)
+    assert walk.current is loss and loss.op == "mean"
+    assert rule.forward.startswith("loss = ") and rule.forward.endswith(".mean()")
+    assert rule.backward[0].split("  #")[0].endswith(".grad += loss.grad / n")
+    assert "divided by n" in rule.notes[0]
