@@ -105,15 +105,6 @@ def _binary_op(name: str, fn, a, b):
         raise ValueError(f"{name}: shapes {np.shape(a)} and {np.shape(b)} do not broadcast") from None
 
 
-def _needing_grad(edges: tuple) -> tuple:
-    """The (operand, vjp) edges whose operand is a Value that needs a gradient: constants get no VJP."""
-    kept = ()
-    for edge in edges:  # a loop, not a comprehension: cheaper for the one or two edges an op has
-        if isinstance(edge[0], Value) and edge[0].requires_grad:
-            kept += (edge,)
-    return kept
-
-
 def _pass_on(g):
     """The VJP of add (and of sub's first operand): the gradient passes through unchanged."""
     return g
@@ -162,15 +153,14 @@ class Value:
         out._grad = None
         out._op = op
         out._birth = next(_births)
-        if not _grad_enabled.get():
-            edges = ()
-        else:
-            for operand, _ in edges:  # usually every operand needs a gradient, and the tuple is kept as it is
-                if not (isinstance(operand, Value) and operand.requires_grad):
-                    edges = _needing_grad(edges)
-                    break
-        out._parents = edges
-        out.requires_grad = bool(edges)
+        parents = ()
+        if _grad_enabled.get():
+            for edge in edges:  # a loop, not a comprehension: this runs for every node of every step
+                operand = edge[0]
+                if isinstance(operand, Value) and operand.requires_grad:
+                    parents += (edge,)
+        out._parents = parents
+        out.requires_grad = bool(parents)
         return out
 
     # ---------------------------------------------------------------- attributes
@@ -264,12 +254,12 @@ class Value:
     def __matmul__(self, other):
         other = other if isinstance(other, Value) else Value(other, requires_grad=False)
         a, b = self.data, other.data
-        if not (a.ndim == b.ndim == 2 and a.shape[1] == b.shape[0]):  # matrices that fit: the common case
-            if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.shape[-1] != b.shape[0]:
-                raise ValueError(f"matmul: {a.shape} @ {b.shape}")
-            if a.ndim == 1:  # a row vector, as NumPy reads it, and the row axis dropped again
-                return (self.reshape(1, -1) @ other).reshape(b.shape[1:])
-            return (self @ other.reshape(-1, 1)).reshape(a.shape[:-1])  # b a column vector
+        if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.shape[-1] != b.shape[0]:
+            raise ValueError(f"matmul: {a.shape} @ {b.shape}")
+        if a.ndim == 1:  # a row vector, as NumPy reads it, and the row axis dropped again
+            return (self.reshape(1, -1) @ other).reshape(b.shape[1:])
+        if b.ndim == 1:  # a column vector
+            return (self @ other.reshape(-1, 1)).reshape(a.shape[:-1])
         # For `x @ W.T` (b a transposed view of W) compute b's gradient as (g.T @ a).T: then W's
         # gradient comes out laid out like W, and the optimizer's `W -= lr * grad` does not stride.
         layout = b.flags  # one flags object: each `.flags` makes a new one

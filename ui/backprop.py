@@ -313,13 +313,12 @@ def _sum_rule(walk: Walk, node: Value) -> Rule:
     """A sum, or a mean (a sum divided by the count n): backward copies the gradient to every element."""
     out, x = walk.name(node), node.parents[0]
     x_name, op = walk.name(x), node.op
-    share = f"{out}.grad" if op == "sum" else f"{out}.grad / n"
+    share, scaled = (f"{out}.grad", "") if op == "sum" else (f"{out}.grad / n", ", divided by n, the number averaged")
     return Rule(f"{out} = {x_name}.{op}()" if node.ndim == 0 else f"{out} = {x_name}.{op}(axis)",
                 (f"{x_name}.grad += {share}  # copied to every element: {shape_text(node.shape)} -> "
                  f"{shape_text(x.shape)}",),
                 (f"A {op}'s backward is a broadcast, the mirror of a broadcast's backward (a sum): every element "
-                 "that was added in gets the whole gradient" + ("." if op == "sum" else
-                                                               ", divided by n, the number of elements averaged."),))
+                 f"that was added in gets the whole gradient{scaled}.",))
 
 
 def _binary_rule(walk: Walk, node: Value) -> Rule:
