@@ -5,17 +5,17 @@ made; `bce_with_logits` so the loss is exact for any finite logit and its gradie
 """
 import numpy as np
 
-from engine import Value, sigmoid_parts
+from engine import Value, sigmoid_parts, unbroadcast
 
 
 def linear(x: Value, weight: Value, bias: Value) -> Value:
     """x @ weight.T + bias as one node, with the textbook gradients: dx = g @ W, dW = g.T @ x, db = sum(g)."""
-    X, W = x.data, weight.data
+    X, W, bias_shape = x.data, weight.data, bias.data.shape
     return Value.from_op(
         "linear", X @ W.T + bias.data,
         (x, lambda g: g @ W),
         (weight, lambda g: g.T @ X),
-        (bias, lambda g: g.sum(axis=0)),  # the bias was broadcast over the batch: sum it back
+        (bias, lambda g: unbroadcast(g, bias_shape)),  # the bias was broadcast over the batch: sum it back
     )
 
 

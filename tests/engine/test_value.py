@@ -303,6 +303,15 @@ def test_unbroadcast_sums_to_the_operands_shape_as_numpy_does(grad_shape, shape,
     got = unbroadcast(grad, shape)
     assert type(got) is np.ndarray and got.shape == shape and got.dtype == dtype
     np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-5)
+    assert got is grad or got.flags.writeable  # backward may add the next share into it
+
+
+def test_unbroadcast_sums_a_transposed_gradient_and_keeps_its_ones_intact():
+    grad = np.random.default_rng(1).standard_normal((20, 209)).T  # (209, 20), not C-contiguous
+    first = unbroadcast(grad, (20,))
+    np.testing.assert_allclose(first, grad.sum(axis=0), rtol=1e-13)
+    first += 1.0  # the caller owns the result: a later bias sum must not see this
+    np.testing.assert_allclose(unbroadcast(grad, (20,)), grad.sum(axis=0), rtol=1e-13)
 
 
 def test_mean_and_negation_are_one_node_each():
