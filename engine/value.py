@@ -13,7 +13,7 @@ nodes were made in) and feeds each node's gradient through its VJPs. Two rules k
 VJP closures capture arrays, never the result `Value`, so a graph has no reference cycles and is
 freed by reference counting as soon as the loss goes out of scope.
 
-A parameter's big zeroed gradient is replaced by the new share rather than added into (`_zeroed`), and
+A parameter's big zeroed gradient is dropped as backward starts, so its new share replaces it (`_zeroed`), and
 any other sum is taken in place only in an array that nothing else references (`_sole_holder`): no
 array a user or another node holds ever changes under them.
 """
@@ -334,9 +334,12 @@ class Value:
         return Value.from_op("softplus", out, (self, lambda g: g * s))
 
     def relu(self):
-        """max(x, 0). At exactly 0 we use the subgradient 0, as PyTorch does."""
-        a = self.data
-        return Value.from_op("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
+        """max(x, 0). At exactly 0 we use the subgradient 0, as PyTorch does.
+
+        The gradient's mask is sign(out): 1 where x > 0, else 0, and a float, so g * mask needs no cast from bool.
+        """
+        out = np.maximum(self.data, 0)
+        return Value.from_op("relu", out, (self, lambda g: g * np.sign(out)))
 
     def clip(self, lo=None, hi=None):
         """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (boundaries included).
@@ -428,6 +431,8 @@ class Value:
         for node in order:
             if node._parents:
                 node._grad = None  # intermediate gradients are recomputed, never accumulated
+            elif node._grad is not None and _zeroed(node._grad):
+                node._grad = None  # 0 + g is g: checked now, while the user's zeroing is fresh in the cache
         _accumulate(self, grad)
         for node in reversed(order):
             g = node._grad
@@ -457,8 +462,8 @@ _birth_of = operator.attrgetter("_birth")
 def _accumulate(node: Value, grad) -> None:
     """Add `grad` into `node._grad`, reduced to the node's shape and dtype; the first one is assigned.
 
-    A leaf's big zeroed gradient is replaced (`_zeroed`); otherwise the sum is made in place when `node`
-    is the sole holder of its gradient, else as a new array that leaves the old one as others saw it.
+    The sum is made in place when `node` is the sole holder of its gradient, else as a new array that
+    leaves the old one as others saw it.
     """
     data = node.data
     if type(grad) is not np.ndarray:
@@ -467,8 +472,8 @@ def _accumulate(node: Value, grad) -> None:
         grad = unbroadcast(grad, data.shape)
     if grad.dtype != data.dtype:
         grad = grad.astype(data.dtype)
-    if node._grad is None or (not node._parents and _zeroed(node._grad)):
-        node._grad = grad  # 0 + g is g: a parameter's zeroed gradient is replaced, not added into
+    if node._grad is None:
+        node._grad = grad
     elif _sole_holder(node):
         np.add(node._grad, grad, out=node._grad)
     else:

@@ -41,7 +41,7 @@ class SGD(Optimizer):
             if w.size <= self.BLOCK or not w.flags.c_contiguous:
                 w -= self.lr * g
                 continue
-            w, g = w.reshape(-1), np.ravel(g)  # a view of the contiguous weights, so updates land in them
+            w, g = w.reshape(-1), g.reshape(-1)  # w is contiguous: a view, so the updates land in the weights
             for i in range(0, w.size, self.BLOCK):
                 w[i : i + self.BLOCK] -= self.lr * g[i : i + self.BLOCK]
         return norms

@@ -5,6 +5,7 @@ epochs a step records a `Record` (losses, accuracies, layer health); the Trainer
 from __future__ import annotations
 
 import enum
+import math
 import time
 from dataclasses import dataclass
 
@@ -104,7 +105,7 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def diagnose(loss: float, logits: np.ndarray, best_loss: float) -> Divergence | None:
     """What is wrong with weights that give this training loss and these logits (None if nothing)."""
-    if not np.isfinite(loss):
+    if not math.isfinite(loss):
         return Divergence.NON_FINITE
     if loss > BLOW_UP * best_loss:
         return Divergence.BLEW_UP
