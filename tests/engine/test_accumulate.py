@@ -245,6 +245,23 @@ def test_a_big_zeroed_gradient_the_user_holds_is_never_changed():
     np.testing.assert_array_equal(w.grad, np.ones_like(w.data))
 
 
+def test_a_big_zeroed_gradient_is_kept_until_its_replacement_exists():
+    """Dropped when backward starts instead, a float64 W1's 2 MB would go back to the OS and be faulted in
+    again by the share: ~970 page faults a step in a training loop (README, Tour of engine/)."""
+    w = Value(np.random.default_rng(7).standard_normal((60, 300)))
+    x = Value(np.ones((4, 300)), requires_grad=False)
+    loss = (x @ w.T).relu().sum()
+    w.grad = np.full(w.shape, 5.0)  # last step's gradient, held by w alone
+    w.grad[...] = 0  # as users zero it, in place
+    zeroed = weakref.ref(w.grad)  # a weak reference is no holder
+    for node in loss.backward_steps():  # each node is yielded once it has passed its gradient on
+        if w in node.parents:
+            break
+        assert zeroed() is not None, f"the zeroed gradient was freed before w's share arrived (at {node.op})"
+    assert zeroed() is None  # replaced by the share, not added into
+    np.testing.assert_array_equal(w.grad, ((x.data @ w.data.T) > 0).T.astype(float) @ x.data)
+
+
 def test_a_float64_share_is_added_into_a_float32_gradient_as_float32():
     w = Value(np.ones(3, np.float32))
     w.grad = np.zeros(3, np.float32)
