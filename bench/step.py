@@ -160,7 +160,7 @@ def run(data, dtypes=("float64", "float32"), reps: int = 100, warmup: int = 5, c
 
 
 def run_dtype(data, dtype, reps: int, warmup: int, check_steps: int) -> dict:
-    """One dtype's results: {"one_step", "pytorch", "ten_epochs", "weight_check"}."""
+    """One dtype's results: {"one_step", "pytorch", "in_a_row", "ten_epochs", "weight_check"}."""
     check = weight_check(data, dtype, check_steps)
 
     # One step each. The Trainer here never records history (eval_every huge), so this row is its
@@ -176,8 +176,12 @@ def run_dtype(data, dtype, reps: int, warmup: int, check_steps: int) -> dict:
     torch = None if torch_step is None else side_by_side(
         {"hand-written NumPy (PyTorch pairing)": steps["hand-written NumPy"], "PyTorch": torch_step},
         reps=max(3, reps // 5), warmup=max(1, warmup // 2), number=CHUNK)
-    return {"one_step": one, "pytorch": torch, "ten_epochs": ten_epochs(data, dtype, reps, warmup),
-            "weight_check": check}
+    # The same steps ten in a row each, as a training loop runs them: every step follows itself, where in the
+    # one-step rotation the engine rows follow each other and the hand-written step always follows the Trainer.
+    in_a_row = side_by_side({f"{name}, 10 in a row": steps[name] for name in ["hand-written NumPy", *RESETS]},
+                            reps=max(3, reps // 5), warmup=max(1, warmup // 2), number=CHUNK)
+    return {"one_step": one, "pytorch": torch, "in_a_row": in_a_row,
+            "ten_epochs": ten_epochs(data, dtype, reps, warmup), "weight_check": check}
 
 
 def ten_epochs(data, dtype, reps: int, warmup: int) -> dict:
@@ -204,14 +208,16 @@ def rows(results: dict) -> list[dict]:
     """Table rows: one per contender and dtype (times per epoch, ratios against hand-written)."""
     return [{"section": "step", "dtype": dtype, "name": name, "median_ms": t["median_ms"], "ratio": t["ratio"],
              "iqr": t["ratio_iqr"], "faults": t["page_faults"], "target": TARGETS.get(name)}
-            for dtype, r in results.items() for group in ("one_step", "pytorch", "ten_epochs")
+            for dtype, r in results.items() for group in ("one_step", "pytorch", "in_a_row", "ten_epochs")
             for name, t in (r[group] or {}).items()]
 
 
 def notes(results: dict) -> list[str]:
     """How the engine rows reset their gradients, then the weight check, one line per contender and dtype."""
     resets = ["step: 'engine primitives' resets each gradient with p.grad = np.zeros_like(p.data) before "
-              "backward; the two rows after it with p.grad[...] = 0 and p.grad = None"]
+              "backward; the two rows after it with p.grad[...] = 0 and p.grad = None",
+              "step: '10 in a row' rows time ten consecutive steps of one contender (a training loop), per step; "
+              "the targets are set on the single steps, which alternate contenders step by step"]
     return resets + [f"step {dtype}: {name} weights {'match' if c['ok'] else 'DIFFER FROM'} hand-written after "
             f"{c['steps']} steps (max |diff| / max |w| {c['max_scaled_diff']:.1e}, rtol {c['rtol']:g})"
             for dtype, r in results.items() for name, c in r["weight_check"].items()]
