@@ -19,6 +19,10 @@ def format_lr(lr: float) -> str:
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&\"'@^%/,;?])")
+# GitHub's literal autolinks are found in the text after escapes are undone, so escaping cannot stop them:
+# an invisible word joiner after "https", "www" or "@" breaks the patterns (https?://, www., x@y.z) instead.
+_AUTOLINK_START = re.compile(r"(https?(?=:)|www(?=\.)|@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def escape_markdown(text: str) -> str:
@@ -26,9 +30,11 @@ def escape_markdown(text: str) -> str:
 
     Every ASCII punctuation character that Markdown, GitHub's extensions (autolinks, tables, strike)
     or Streamlit's own directives (:red[...], :material/icon:, $math$) could act on is backslash-escaped
-    (CommonMark shows an escaped punctuation character as itself), and line breaks become spaces.
+    (CommonMark shows an escaped punctuation character as itself), line breaks become spaces, and a
+    `WORD_JOINER` keeps web and mail addresses from turning into links.
     """
     text = re.sub(r"[\r\n\t\x00-\x1f\x7f]+", " ", str(text))
+    text = _AUTOLINK_START.sub(r"\1" + WORD_JOINER, text)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 

@@ -230,11 +230,14 @@ def test_a_link_opens_its_settings_and_the_address_follows_changes(browser, app_
 def test_bad_values_in_a_link_are_named_in_a_notice_and_dropped(browser, app_url):
     context, page = new_page(browser, DESKTOP)
     try:
-        app = App(page, f"{app_url}/?lr=abc&epochs=300&optimizer=rmsprop")
+        app = App(page, f"{app_url}/?lr=abc&epochs=300&optimizer=rmsprop&seed=https://evil.example/x")
         page.goto(app.url)
         toasts = page.get_by_test_id("stToast")  # first: a toast goes away after a few seconds
         expect(toasts.filter(has_text="lr=abc")).to_contain_text("not a number")
         expect(toasts.filter(has_text="optimizer=rmsprop")).to_contain_text("not one of sgd, adam")
+        seed_toast = toasts.filter(has_text="seed=https")
+        expect(seed_toast).to_contain_text("evil.example")  # shown as text: a link from a stranger is no link
+        assert seed_toast.locator("a").count() == 0  # at once: expect() would wait until the toast is gone
         expect(app.metric("Epoch")).to_contain_text("of 300")  # the good value is used
         page.wait_for_function("() => !new URLSearchParams(location.search).has('lr')")
         assert query_of(page.url) == {"epochs": "300"}
