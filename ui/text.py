@@ -33,16 +33,21 @@ def escape_markdown(text: str) -> str:
     (CommonMark shows an escaped punctuation character as itself), line breaks become spaces, and a
     `WORD_JOINER` keeps web and mail addresses from turning into links.
     """
-    text = re.sub(r"[\r\n\t\x00-\x1f\x7f]+", " ", str(text))
-    text = _AUTOLINK_START.sub(r"\1" + WORD_JOINER, text)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return _escape(_AUTOLINK_START.sub(r"\1" + WORD_JOINER, str(text)))
 
 
 def escape_markdown_keep_code(text: str) -> str:
-    """Like `escape_markdown`, but `code spans` stay code (for our own messages that name a command)."""
+    """Like `escape_markdown`, but for our own messages: `code spans` stay code (a command to run) and
+    web addresses stay links (the data set's mirrors, to download by hand), clean to copy."""
     parts = re.split(r"(`[^`\r\n]+`)", str(text))
     return "".join(part if part.startswith("`") and part.endswith("`") and len(part) > 1
-                   else escape_markdown(part) for part in parts)
+                   else _escape(part) for part in parts)
+
+
+def _escape(text: str) -> str:
+    """Every Markdown-active ASCII character backslash-escaped, and line breaks as spaces."""
+    text = re.sub(r"[\r\n\t\x00-\x1f\x7f]+", " ", text)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 @dataclass(frozen=True)
