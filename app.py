@@ -131,8 +131,8 @@ def share_link() -> None:
 st.title("Cat or not?")
 st.markdown(
     "A four-layer perceptron learns to tell cats from non-cats on 64×64 photos, running on "
-    "**micrograd-np**, a tiny autograd engine written in NumPy. Upload a photo to try the shipped "
-    "model, or press **Play** below and watch your own copy train.")
+    "**micrograd-np**, a tiny autograd engine written in NumPy. [Upload a photo](#your-photos) to try the "
+    "shipped model, or press **Play** below and watch your own copy train.")
 if resources.weights_error:
     st.error(f"**The pretrained weights could not be loaded.** "
              f"{text.escape_markdown_keep_code(resources.weights_error)}"
@@ -247,7 +247,7 @@ def show_health_chart(training: session.TrainingSession) -> None:
 
 def show_first_layer(training: session.TrainingSession) -> None:
     tiles = pictures().tiles(training, st.session_state.tile_view)
-    st.caption(f"{tiles.note} {insight.TILE_LEGEND}")
+    st.caption(f"{tiles.note} {insight.TILE_LEGENDS[tiles.view]}")
     if tiles.pngs:
         st.image(tiles.pngs, caption=tiles.captions, width=insight.TILE_SCALE * 64)
 
@@ -287,7 +287,8 @@ st.markdown(backprop.INTRO)
 st.segmented_control("Example", options=list(backprop.EXAMPLES), format_func=backprop.EXAMPLES.get,
                      required=True, key="bp_example",
                      on_change=lambda: st.session_state.backprop.choose(st.session_state.bp_example, current()))
-bp_view = stepper.view(training, "TB" if st.session_state.get("bp_vertical") else "LR")
+st.session_state.setdefault("bp_vertical", settings.on_a_phone(st.context.headers.get("User-Agent")))  # narrow: tall
+bp_view = stepper.view(training, "TB" if st.session_state.bp_vertical else "LR")
 if bp_view.example is not None:
     about, code = st.columns([2, 3])
     about.markdown(bp_view.example.about)
@@ -347,7 +348,7 @@ if bp_view.example is not None:
 
 # --- your photos ---------------------------------------------------------------------------------
 
-st.header("Your photos", divider="gray")
+st.header("Your photos", divider="gray", anchor="your-photos")  # the intro links here
 
 
 @st.fragment(run_every=GRID_REFRESH if playing else None)
@@ -364,10 +365,7 @@ def your_photos() -> None:
             files = [*(files or []), photos.CameraShot(shot.file_id, shot.getvalue)]
     # --- end of the camera ---
     if not files:
-        st.caption("The model sees a 64×64 square, like the training images: the centre of your photo "
-                   "(or the whole photo squashed). Cats filling the frame work best; it has only ever seen "
-                   f"{n_train or 'a few hundred'} photos, so drawings or plain colours get a confident guess, "
-                   "not an answer.")
+        st.caption(photos.tips(n_train))
         return
     if training.start == settings.FRESH and training.epoch == 0:
         st.warning("The model is untrained (a fresh random initialization), so these predictions are "
@@ -385,6 +383,7 @@ def your_photos() -> None:
     good = [(item, p) for item, p in zip(items, predictions) if item.ok]
     if not good:
         return
+    st.caption(f"{photos.READING} {photos.tips(n_train)}")  # the caveat stays in view once there is a guess
     st.caption(insight.HEATMAP_NOTE)
     labelled = [(item, prediction, truth) for item, prediction in good
                 if (truth := show_photo(training, item, prediction)) is not None]
@@ -438,7 +437,7 @@ def tl_mp_grid() -> None:
         st.info("The test images come with the data set: download it under **Live training** (or run "
                 "`make data`).", icon=":material/database:")
         return
-    with st.container(horizontal=True, vertical_alignment="bottom", gap="large"):
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):  # wrapped on a phone: no 4 rem hole
         split_name = st.segmented_control(
             "Images", options=["test", "train"], required=True, key="grid_split",
             format_func={"test": f"Test set ({n_test})", "train": f"Training set ({n_train})"}.get)

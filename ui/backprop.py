@@ -433,10 +433,12 @@ def heatmap(values: np.ndarray, limit: float) -> np.ndarray:
     return enlarge(diverging_rgb(values, limit), height, width)
 
 
-def image_rows(values: np.ndarray, limit: float) -> list[np.ndarray]:
-    """Each row of a (units, 12288) array as a 64x64 image, its three colour channels summed."""
+def image_rows(values: np.ndarray) -> tuple[list[np.ndarray], float]:
+    """Each row of a (units, 12288) array as a 64x64 image, its three colour channels summed, all on one
+    scale: (the images, the largest |sum|, drawn as full colour)."""
     images = values.reshape(len(values), *IMAGE_SHAPE).sum(axis=-1)
-    return [enlarge(diverging_rgb(image, limit), TILE_SCALE, TILE_SCALE) for image in images]
+    limit = float(np.abs(images).max())  # of the sums: the entries' own largest |value| would saturate them
+    return [enlarge(diverging_rgb(image, limit), TILE_SCALE, TILE_SCALE) for image in images], limit
 
 
 def bars_chart(values: np.ndarray, axis_title: str, height: int = 160) -> tuple[dict, dict]:
@@ -481,22 +483,28 @@ def _axes_of(walk: Walk, node: Value) -> tuple[str, str]:
     return "row", "column"
 
 
+def _colour_scale(limit: float) -> str:
+    return (f"Red: raising that number raises the loss; blue: lowers it (the update moves against it). "
+            f"White is 0, full colour ±{limit:.2g}.")
+
+
 def picture(walk: Walk, node: Value) -> Picture | None:
     """The gradient that arrived at `node`, drawn; None where its numbers say it all (or for 3-D and up)."""
     grad, name = node.grad, walk.name(node)
     if grad.size <= MAX_NUMBERS or grad.ndim > 2:
         return None
-    limit = float(np.abs(grad).max())
-    scale = (f"Red: raising that number raises the loss; blue: lowers it (the update moves against it). "
-             f"White is 0, full colour ±{limit:.2g}.")
     row, column = _axes_of(walk, node)
     if grad.ndim == 2 and grad.shape[1] == INPUT_SIZE:
+        images, limit = image_rows(grad)
         blank = [str(i) for i, g in enumerate(grad, start=1) if not g.any()]
-        why = "" if not blank else (f" {'Row' if len(blank) == 1 else 'Rows'} {', '.join(blank)}: all zero, no "
-                                    "gradient got through the ReLU to that unit.")
+        why = "" if not blank else (f" {row.capitalize()}{'s' * (len(blank) > 1)} {', '.join(blank)}: all zero, no "
+                                    f"gradient got through the ReLU to {'it' if len(blank) == 1 else 'them'}.")
         return Picture("tiles", f"`{name}.grad`, one image per {row}: its {INPUT_SIZE:,} numbers as a "
-                       f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} picture, the three colour channels summed. " + scale + why,
-                       tuple(image_rows(grad, limit)), tuple(f"row {i}" for i in range(1, len(grad) + 1)))
+                       f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} picture, the three colour channels summed. "
+                       + _colour_scale(limit) + why,
+                       tuple(images), tuple(f"{row} {i}" for i in range(1, len(grad) + 1)))
+    limit = float(np.abs(grad).max())
+    scale = _colour_scale(limit)
     if grad.ndim == 1 or 1 in grad.shape:
         axis = column if grad.ndim == 2 and grad.shape[0] == 1 else row
         return Picture("bars", f"`{name}.grad`, one bar per {axis}. " + scale, chart=bars_chart(grad.reshape(-1), axis))
@@ -539,7 +547,7 @@ def detail(walk: Walk) -> Detail | None:
         gradient = (f"`{name}.grad` = ∂{root}/∂{name}: shape {shape_text(node.shape)}, "
                     f"norm **{np.linalg.norm(node.grad):.4g}**")
     if node is walk.loss:
-        gradient += ": the seed backward starts from"
+        gradient += ": the seed, where backward starts"
     else:
         gradient += ", complete: every node that used it has passed its share back"
     return Detail(title, rule(walk, node), gradient, _passed(walk, node), picture(walk, node))
@@ -698,8 +706,8 @@ def network_example(training) -> Example | None:
 
 NEEDS_DATA = ("**This network's training step needs the catvnoncat data set**, which is not in this checkout: "
               "run `make data` and reload the page. The small examples work without it.")
-WHILE_PLAYING = ("Training is running, so the weights change on every tick: **Pause** in the sidebar to step "
-                 "through one training step of the weights you stop at. The small examples work meanwhile.")
+WHILE_PLAYING = ("Training is running, so the weights change on every tick: **Pause** (under **Live training**) "
+                 "to step through one training step of the weights you stop at. The small examples work meanwhile.")
 STALE = ("The weights have changed since this forward pass (training ran), so its gradients belong to weights "
          "that no longer exist. Press **Restart** to build the forward pass from the current weights.")
 

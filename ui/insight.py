@@ -138,8 +138,8 @@ def first_layer_values(training, view: str) -> tuple[np.ndarray | None, str]:
             return None, ("No gradient yet: the gradients appear after a training step (press Step or Play). A "
                           "step rolled back after a breakdown leaves none either.")
         return -grad, (f"Minus the gradient of the last step (epoch {epoch - 1:,} to {epoch:,} of this run): the "
-                       "direction plain gradient descent moves each weight. Bright: pushed up; dark: pushed down; an "
-                       "all-grey tile is a unit no gradient reaches (a dead ReLU).")
+                       "direction plain gradient descent moves each weight. An all-grey tile is a unit no gradient "
+                       "reaches (a dead ReLU).")
     seed = start_seed(training)
     if seed is None:
         return None, "The random start of these weights is unknown, so what training added cannot be shown."
@@ -323,6 +323,8 @@ def health_chart(history: list, rolled_back: list = (), height: int = 110) -> tu
         columns = [c for c in data if c.startswith(prefix) and c[len(prefix):].isdigit()]
         if columns:
             panels.append(health_panel(prefix, columns, title, log, x_scale, height, ROLLED_BACK in data["phase"]))
+    if panels:
+        panels[-1]["encoding"]["x"]["title"] = "epoch"  # the panels share the epoch axis: named once, at the bottom
     spec = {"vconcat": panels, "spacing": 18, "resolve": {"scale": {"color": "shared", "strokeDash": "shared"}}}
     return data, spec
 
@@ -342,9 +344,15 @@ def tiles_intro(model) -> str:
             f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} picture of what it looks for.")
 
 
-TILE_LEGEND = ("Grey is 0 (the unit ignores that pixel); a brighter red, green or blue is a positive weight on that "
-               "colour (the unit responds more when the photo is bright there), darker a negative one. Each tile has "
-               "its own scale: its largest value is full brightness.")
+_OWN_SCALE = "Each tile has its own scale: its largest value is full brightness."
+TILE_LEGENDS = {  # what grey, bright and dark mean in each view's tiles
+    "learned": ("Grey is 0 (training left that weight where it started); a brighter red, green or blue means training "
+                "raised the weight on that colour there, darker that it lowered it. " + _OWN_SCALE),
+    "weights": ("Grey is 0 (the unit ignores that pixel); a brighter red, green or blue is a positive weight on that "
+                "colour (the unit responds more when the photo is bright there), darker a negative one. " + _OWN_SCALE),
+    "gradient": ("Grey is 0 (the step leaves that weight alone); a brighter red, green or blue means the step raises "
+                 "the weight on that colour there, darker that it lowers it. " + _OWN_SCALE),
+}
 _PATCH = f"{2 * PATCH_RADIUS + 1}×{2 * PATCH_RADIUS + 1}"
 HEATMAP_NOTE = (f"**Where the model looks**: how much brightening each {_PATCH} patch of the "
                 f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} input would move the verdict (the gradient of the logit with "
@@ -353,7 +361,7 @@ HEATMAP_NOTE = (f"**Where the model looks**: how much brightening each {_PATCH} 
                 "the picture rather than just at the cat.")
 
 
-HEALTH_EMPTY = ("**Layer health** appears once this run has trained: every few epochs the Trainer records, from "
+HEALTH_EMPTY = ("**Layer health** appears once this run has trained: every few epochs, training records, from "
                 "the step it takes anyway, each layer's gradient norm, how far the update moved its weights, and "
                 "how many of its units are dead.")
 

@@ -82,9 +82,12 @@ class Metric:
     help: str | None = None
 
 
-def _signed(x: float, fmt: str) -> str:
+def _change(x: float, fmt: str, better: str) -> tuple[str, str]:
+    """(the change as signed text, its colouring): a change that rounds to zero reads ±0 in grey, not a green +0."""
     text = format(x, fmt)
-    return text if text.startswith("-") else "+" + text
+    if float(text) == 0:
+        return "±" + text.lstrip("-"), "off"
+    return (text if text.startswith("-") else "+" + text), better
 
 
 def metrics(current: Record, initial: Record | None, base_epochs: int = 0, target: int | None = None,
@@ -95,13 +98,13 @@ def metrics(current: Record, initial: Record | None, base_epochs: int = 0, targe
                                                   "weights" if base_epochs else "") + ".")
 
     def loss(label, now, then, what):
-        delta = _signed(now - then, ".4f") if since else None
-        return Metric(label, f"{now:.4f}", delta, "inverse",
+        delta, colour = _change(now - then, ".4f", "inverse") if since else (None, "inverse")
+        return Metric(label, f"{now:.4f}", delta, colour,
                       f"Binary cross-entropy on the {what}; the delta is the change since the run began.")
 
     def acc(label, now, then, what):
-        delta = _signed(100 * (now - then), ".1f") + " pts" if since else None
-        return Metric(label, f"{100 * now:.1f}%", delta, "normal",
+        delta, colour = _change(100 * (now - then), ".1f", "normal") if since else (None, "normal")
+        return Metric(label, f"{100 * now:.1f}%", None if delta is None else delta + " pts", colour,
                       f"Share of the {what} classified correctly (P(cat) > 0.5).")
 
     start = initial or current

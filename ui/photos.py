@@ -28,6 +28,14 @@ UPLOADER_TYPES = tuple(f".{ext}" for ext in ACCEPTED_TYPES) + (
     "image/jpeg", "image/png", "image/gif", "image/bmp", "image/webp", "image/tiff")
 FIT_LABELS = {"crop": "Centre crop", "squash": "Squash"}
 CACHE_SIZE = 32  # prepared uploads kept per session (up to ~1 MB each)
+READING = "**MP** is the model's prediction, and P(cat) how likely it thinks a cat is."
+
+
+def tips(n_train: int) -> str:
+    """What the model sees of a photo, and what to expect of its guess (next to the uploads, before and after)."""
+    return ("The model sees a 64×64 square, like the training images: the centre of your photo (or the whole photo "
+            f"squashed). Cats filling the frame work best; it has only ever seen {n_train or 'a few hundred'} photos, "
+            "so drawings or plain colours get a confident guess, not an answer.")
 
 
 @dataclass(frozen=True, eq=False)

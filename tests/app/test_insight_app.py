@@ -86,6 +86,8 @@ def test_the_view_switches_between_learned_weights_and_gradients(app):
     app.button(key="step").click().run()
     no_exception(app)
     assert len(tile_urls(app)) == 20 and any("epoch 9 to 10" in c.value for c in app.caption)
+    note = next(c.value for c in app.caption if "epoch 9 to 10" in c.value)
+    assert "the step raises the weight" in note and "positive weight" not in note  # a gradient's legend, not a weight's
 
 
 def test_tiles_are_made_once_per_weights_version(app, counted):

@@ -134,6 +134,16 @@ def test_upload_a_photo_and_a_broken_file(app, screenshot, tmp_path, data_dir):
     screenshot(app.page, "app-upload", docs=True)
 
 
+def test_the_intros_upload_link_leads_to_the_uploader(app):
+    uploads = app.page.get_by_role("heading", name="Your photos")
+    expect(uploads).not_to_be_in_viewport()  # far below the first screen
+    app.page.get_by_role("link", name="Upload a photo").click()
+    expect(uploads).to_be_in_viewport()
+    expect(app.widget("upload")).to_be_in_viewport()
+    assert len(app.page.context.pages) == 1  # the same tab, not a new one
+    app.assert_healthy()
+
+
 HOSTILE_NAMES = ["<b>x</b>.png", "[x](javascript:alert(1)).png", "<img src=x onerror=alert(1)>.png"]
 
 

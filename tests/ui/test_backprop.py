@@ -287,7 +287,7 @@ def test_pictures_of_the_gradients(resources):
     while walk.step():
         pictures[walk.name(walk.current)] = bp.picture(walk, walk.current)
     tiles = pictures["W1"]
-    assert tiles.kind == "tiles" and len(tiles.images) == 20 and tiles.captions[0] == "row 1"
+    assert tiles.kind == "tiles" and len(tiles.images) == 20 and tiles.captions[0] == "unit 1"
     assert all(image.shape == (128, 128, 3) and image.dtype == np.uint8 for image in tiles.images)
     assert pictures["z1"].kind == "heatmap" and pictures["z1"].images[0].ndim == 3
     assert pictures["b1"].kind == "bars" and len(pictures["b1"].chart[0]["gradient"]) == 20
@@ -304,8 +304,23 @@ def test_a_first_layer_unit_that_gets_no_gradient_is_named():
     walk.finish()
     tiles = bp.picture(walk, w)
     assert tiles.kind == "tiles" and len(tiles.images) == 2
-    assert tiles.caption.endswith("Row 2: all zero, no gradient got through the ReLU to that unit.")
+    assert tiles.caption.endswith("Unit 2: all zero, no gradient got through the ReLU to it.")
     assert (tiles.images[1] == bp.ZERO_RGB).all() and not (tiles.images[0] == bp.ZERO_RGB).all()
+
+
+def test_gradient_tiles_share_the_scale_of_their_channel_sums():
+    """The tiles sum three channels, so full colour is the largest |sum|: a gradient of one sign everywhere (every
+    pixel is >= 0, so a unit's row is often its error times a mean image) shows its pattern instead of a flat block."""
+    x = Value(np.linspace(0.1, 1.0, 2 * INPUT_SIZE).reshape(2, INPUT_SIZE), requires_grad=False)
+    w = Value(np.zeros((1, INPUT_SIZE)))
+    walk = bp.Walk((x @ w.T).sum(), {w: "W1"}, leaf_word="parameter")
+    walk.finish()
+    tiles = bp.picture(walk, w)
+    sums = w.grad.reshape(64, 64, 3).sum(axis=-1)
+    assert f"±{sums.max():.2g}" in tiles.caption
+    image = tiles.images[0]
+    assert (image == bp.POSITIVE_RGB).all(axis=-1).mean() < 0.02  # only the pixels with the largest sums are full red
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 100  # and the rest a gradient of shades
 
 
 def test_the_diverging_scale_is_symmetric_around_white():

@@ -195,6 +195,7 @@ def test_health_chart_spec():
     assert panels[0]["transform"][0]["fold"] == ["g1", "g2", "g3", "g4"]
     assert panels[2]["transform"][0]["fold"] == ["d1", "d2", "d3"]
     assert all(p["encoding"]["x"]["scale"]["domain"] == [0, 9990] for p in panels)
+    assert [p["encoding"]["x"]["title"] for p in panels] == [None, None, "epoch"]  # the shared axis, named once
     assert panels[0]["encoding"]["color"]["scale"]["range"] == list(insight.LAYER_COLORS)
     empty, _ = insight.health_chart([Record(0, 0.7, 0.7, 0.5, 0.5)])
     assert empty["epoch"] == []
