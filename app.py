@@ -44,7 +44,8 @@ resources = load_resources(str(data_dir), str(weights_path), stamp)
 
 if "link_read" not in st.session_state:
     st.session_state.link_read = True
-    from_link = urls.read_settings({key: st.query_params.get_all(key) for key in urls.KEYS})
+    from_link = urls.read_settings({key: st.query_params.get_all(key) for key in urls.KEYS},
+                                   session.page_defaults(resources))
     st.session_state.update(from_link.settings)  # before the widgets and the training session are made
     for notice in from_link.notices:
         st.toast(notice, icon=":material/link_off:")

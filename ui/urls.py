@@ -107,9 +107,10 @@ def _shown(key: str, values: Sequence[str]) -> str:
     return f"**{key}={escape_markdown(text)}**" if text else f"**{key}**"
 
 
-def read_settings(params: Mapping[str, Sequence[str] | str]) -> FromAddress:
+def read_settings(params: Mapping[str, Sequence[str] | str], defaults: Mapping | None = None) -> FromAddress:
     """The settings a link asks for. `params`: each parameter's values, as `st.query_params.get_all` gives
-    them (a plain string counts as one value); parameters other than KEYS are not ours and are skipped."""
+    them (a plain string counts as one value); parameters other than KEYS are not ours and are skipped.
+    A notice for an ignored value names the setting in `defaults` that the page uses instead."""
     settings, notices = {}, []
     for key, parse in PARSERS.items():
         values = params.get(key) or []
@@ -119,7 +120,8 @@ def read_settings(params: Mapping[str, Sequence[str] | str]) -> FromAddress:
         try:
             settings[key], note = parse(_single(values))
         except BadValue as why:
-            notices.append(f"Ignored {_shown(key, values)} in the link: {why}.")
+            instead = f"; the page uses {key}={link_text(key, defaults[key])}" if key in (defaults or {}) else ""
+            notices.append(f"Ignored {_shown(key, values)} in the link: {why}{instead}.")
             continue
         if note:
             notices.append(f"{_shown(key, values)} in the link: {note}.")
@@ -134,8 +136,13 @@ def to_params(state: Mapping, defaults: Mapping) -> dict[str, str]:
     for key in KEYS:
         value = state.get(key)
         if value is not None and value != defaults.get(key):
-            params[key] = format_lr(value) if key == "lr" else str(value)
+            params[key] = link_text(key, value)
     return params
+
+
+def link_text(key: str, value) -> str:
+    """A setting's value as a link writes it: lr=0.0075, epochs=2500, optimizer=sgd."""
+    return format_lr(value) if key == "lr" else str(value)
 
 
 def sync(query_params, wanted: Mapping[str, str]) -> None:

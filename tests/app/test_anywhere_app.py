@@ -194,6 +194,8 @@ def test_bad_values_in_a_link_get_a_notice_each_and_never_an_exception(open_page
     assert len(notices) == 5
     for key in ("lr", "epochs", "optimizer", "seed", "start"):
         assert sum(f"**{key}" in n for n in notices) == 1
+    assert any(n.endswith("; the page uses lr=0.0075.") for n in notices)  # and what it falls back to
+    assert any(n.endswith("; the page uses start=pretrained.") for n in notices)
     run = training(at)
     assert (run.lr, run.target, run.optimizer, run.start) == (settings.DEFAULT_LR, settings.DEFAULT_EPOCHS, "sgd",
                                                               settings.PRETRAINED)

@@ -206,3 +206,12 @@ def test_share_url():
     assert share_url("http://127.0.0.1:8501", wanted) == "http://127.0.0.1:8501/?lr=0.5&start=fresh"
     assert share_url("https://x.streamlit.app/~/+/#top", wanted) == "https://x.streamlit.app/~/+/?lr=0.5&start=fresh"
     assert share_url(None, wanted) == "?lr=0.5&start=fresh"
+
+
+def test_a_notice_says_what_the_page_uses_instead_of_an_ignored_value():
+    got = read_settings({"lr": ["5"], "optimizer": ["rmsprop"], "epochs": ["300.4"]}, DEFAULTS)
+    assert got.notices == [
+        "Ignored **lr=5** in the link: outside 0.0001 to 1; the page uses lr=0.0075.",
+        "**epochs=300\\.4** in the link: not a whole number, so 300.",  # adjusted, not ignored: nothing else to say
+        "Ignored **optimizer=rmsprop** in the link: not one of sgd, adam; the page uses optimizer=sgd.",
+    ]
