@@ -248,7 +248,7 @@ def show_health_chart(training: session.TrainingSession) -> None:
 
 def show_first_layer(training: session.TrainingSession) -> None:
     tiles = pictures().tiles(training, st.session_state.tile_view)
-    st.caption(f"{tiles.note} {insight.TILE_LEGENDS[tiles.view]}")
+    st.caption(f"{tiles.note} {tiles.legend}")
     if tiles.pngs:
         st.image(tiles.pngs, caption=tiles.captions, width=insight.TILE_SCALE * 64)
 
@@ -288,7 +288,8 @@ st.markdown(backprop.INTRO)
 st.segmented_control("Example", options=list(backprop.EXAMPLES), format_func=backprop.EXAMPLES.get,
                      required=True, key="bp_example",
                      on_change=lambda: st.session_state.backprop.choose(st.session_state.bp_example, current()))
-st.session_state.setdefault("bp_vertical", settings.on_a_phone(st.context.headers.get("User-Agent")))  # narrow: tall
+# A phone starts with the tall graph (the wide one is unreadable at 390 px); the toggle stays the visitor's.
+st.session_state.setdefault("bp_vertical", backprop.starts_vertical(st.context.headers.get("User-Agent")))
 bp_view = stepper.view(training, "TB" if st.session_state.bp_vertical else "LR")
 if bp_view.example is not None:
     about, code = st.columns([2, 3])
@@ -384,7 +385,7 @@ def your_photos() -> None:
     good = [(item, p) for item, p in zip(items, predictions) if item.ok]
     if not good:
         return
-    st.caption(f"{photos.READING} {photos.tips(n_train)}")  # the caveat stays in view once there is a guess
+    st.caption(f"{photos.PREDICTION_KEY} {photos.tips(n_train)}")  # the caveat stays in view once there is a guess
     st.caption(insight.HEATMAP_NOTE)
     labelled = [(item, prediction, truth) for item, prediction in good
                 if (truth := show_photo(training, item, prediction)) is not None]
@@ -446,7 +447,7 @@ def tl_mp_grid() -> None:
     split = resources.split(split_name)
     p_cat = training.p_cat(split.x)
     st.caption(f"{gallery.summarize(split.labels, p_cat).text}. Mistakes are framed in red. "
-               "TL = true label, MP = model prediction, refreshed as the model trains.")
+               f"{gallery.TL_KEY}, {gallery.MP_KEY}, refreshed as the model trains.")
     show_explain_pick(training, split, p_cat)
     items = gallery.grid_items(split.labels, p_cat, mistakes_only, classes=resources.classes)
     if not items:

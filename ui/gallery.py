@@ -16,6 +16,7 @@ FRAME = 4  # px of frame around each tile: red for a mistake, none (background) 
 MISTAKE_RGB = (214, 48, 49)
 BACKGROUND_RGB = (255, 255, 255)
 CAPTION_RE = re.compile(r"TL: (cat|non-cat) \| MP: (cat|non-cat)")
+TL_KEY, MP_KEY = "TL = true label", "MP = model prediction"  # what the captions' abbreviations stand for
 
 
 def label_name(label, classes=CLASSES) -> str:

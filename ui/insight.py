@@ -119,6 +119,11 @@ class FirstLayerView:
     captions: list
     note: str
 
+    @property
+    def legend(self) -> str:
+        """What grey, bright and dark mean in these tiles; nothing while there are none."""
+        return TILE_LEGENDS[self.view] if self.pngs else ""
+
 
 def first_layer_values(training, view: str) -> tuple[np.ndarray | None, str]:
     """(units, pixels) numbers for `view` and a sentence about them; None (and why) when there are none."""
@@ -350,8 +355,8 @@ TILE_LEGENDS = {  # what grey, bright and dark mean in each view's tiles
                 "raised the weight on that colour there, darker that it lowered it. " + _OWN_SCALE),
     "weights": ("Grey is 0 (the unit ignores that pixel); a brighter red, green or blue is a positive weight on that "
                 "colour (the unit responds more when the photo is bright there), darker a negative one. " + _OWN_SCALE),
-    "gradient": ("Grey is 0 (the step leaves that weight alone); a brighter red, green or blue means the step raises "
-                 "the weight on that colour there, darker that it lowers it. " + _OWN_SCALE),
+    "gradient": ("Grey is 0 (gradient descent would leave that weight alone); a brighter red, green or blue means it "
+                 "would raise the weight on that colour there, darker that it would lower it. " + _OWN_SCALE),
 }
 _PATCH = f"{2 * PATCH_RADIUS + 1}×{2 * PATCH_RADIUS + 1}"
 HEATMAP_NOTE = (f"**Where the model looks**: how much brightening each {_PATCH} patch of the "

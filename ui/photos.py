@@ -14,7 +14,7 @@ import numpy as np
 
 from model.cat import CLASSES, is_cat
 from model.images import FITS, ImageError, PreparedImage, prepare_image
-from ui.gallery import prediction_caption
+from ui.gallery import MP_KEY, prediction_caption
 from ui.text import escape_markdown
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ UPLOADER_TYPES = tuple(f".{ext}" for ext in ACCEPTED_TYPES) + (
     "image/jpeg", "image/png", "image/gif", "image/bmp", "image/webp", "image/tiff")
 FIT_LABELS = {"crop": "Centre crop", "squash": "Squash"}
 CACHE_SIZE = 32  # prepared uploads kept per session (up to ~1 MB each)
-READING = "**MP** is the model's prediction, and P(cat) how likely it thinks a cat is."
+PREDICTION_KEY = f"{MP_KEY}; P(cat) is how likely it thinks a cat is."  # next to the photo cards' "MP: cat"
 
 
 def tips(n_train: int) -> str:

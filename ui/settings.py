@@ -17,7 +17,3 @@ DEFAULT_SEED = REFERENCE_SEED  # the fresh initialization's seed
 MIN_SEED, MAX_SEED = 0, 2**31 - 1  # NumPy takes any 32-bit seed; 2**31 - 1 keeps it a plain int everywhere
 EVAL_EVERY = 10  # the Trainer records a history row every this many epochs
 
-
-def on_a_phone(user_agent: str | None) -> bool:
-    """Whether a browser's User-Agent says it is a phone: "Mobi" in it, as MDN advises (tablets say no)."""
-    return "Mobi" in (user_agent or "")

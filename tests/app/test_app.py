@@ -285,7 +285,7 @@ def test_each_kind_of_photo_gets_a_prediction(app, name):
     assert re.fullmatch(r"P\(cat\) (= \d\.\d\d|[<>] 0\.\d\d)", p_texts(app)[0])
     assert len(app.session_state["uploads"]) == 1
     captions = " ".join(c.value for c in app.caption)
-    assert "**MP** is the model's prediction" in captions  # the photo card's "MP: cat" explained next to it,
+    assert "MP = model prediction" in captions  # the photo card's "MP: cat" explained next to it,
     assert "plain colours get a confident guess" in captions  # and the caveat still in view once there is a guess
 
 

@@ -82,12 +82,13 @@ def test_the_view_switches_between_learned_weights_and_gradients(app):
     assert len(weights) == 20 and set(weights).isdisjoint(learned)
     app.segmented_control(key="tile_view").set_value("gradient").run()
     assert tiles(app) is None  # the pretrained weights at epoch 0: no step, no gradient
-    assert any("No gradient yet" in c.value for c in app.caption)
+    no_tiles = next(c.value for c in app.caption if "No gradient yet" in c.value)
+    assert "Grey is 0" not in no_tiles  # no legend for tiles that are not there
     app.button(key="step").click().run()
     no_exception(app)
     assert len(tile_urls(app)) == 20 and any("epoch 9 to 10" in c.value for c in app.caption)
     note = next(c.value for c in app.caption if "epoch 9 to 10" in c.value)
-    assert "the step raises the weight" in note and "positive weight" not in note  # a gradient's legend, not a weight's
+    assert "would raise the weight" in note and "positive weight" not in note  # a gradient's legend, not a weight's
 
 
 def test_tiles_are_made_once_per_weights_version(app, counted):

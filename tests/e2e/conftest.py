@@ -39,6 +39,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+PHONE_USER_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                    "Chrome/131.0.0.0 Mobile Safari/537.36")  # "Mobi" in it: the page takes it for a phone
 STARTUP_TIMEOUT = 60.0  # s for the server to answer /_stcore/health
 STOP_TIMEOUT = 10.0  # s for the server to exit after SIGTERM before it is killed
 TIMEOUT_MS = 20_000  # default bound for every Playwright wait and action
@@ -317,6 +320,16 @@ class App:
         assert not logged, f"the app raised on the server ({SERVER_LOG}):\n{logged[-3000:]}"
 
 
+def new_context(browser, phone: bool = False, **options):
+    """A fresh browser context (a new Streamlit session): a desktop window, or a phone (its size, touch and
+    User-Agent); `options` go to Playwright's new_context (permissions, say)."""
+    if phone:
+        options |= {"viewport": PHONE, "is_mobile": True, "has_touch": True, "user_agent": PHONE_USER_AGENT}
+    context = browser.new_context(**({"viewport": VIEWPORT, "device_scale_factor": 1} | options))
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
 @pytest.fixture
 def app(browser, app_url, request):
     """A fresh browser session (so a fresh Streamlit session and model) on the loaded page.
@@ -324,10 +337,18 @@ def app(browser, app_url, request):
     Errors the test if the server logged a traceback during it that the test did not already report
     (tests call `app.assert_healthy()`). A test that fails leaves a screenshot in artifacts/.
     """
+    yield from _app_in(new_context(browser), app_url, request)
+
+
+@pytest.fixture
+def phone_app(browser, app_url, request):
+    """`app`, on a phone."""
+    yield from _app_in(new_context(browser, phone=True), app_url, request)
+
+
+def _app_in(context, app_url, request):
     failure_shot = ARTIFACTS / f"failed-{request.node.name}.png"
     failure_shot.unlink(missing_ok=True)
-    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
-    context.set_default_timeout(TIMEOUT_MS)
     failed, session = True, None
     try:
         session = App(context.new_page(), app_url)

@@ -23,13 +23,15 @@ from tests.e2e.conftest import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    PHONE,
     REPO_ROOT,
     STARTUP_TIMEOUT,
-    TIMEOUT_MS,
+    VIEWPORT,
     App,
     free_port,
     healthy,
     log_tail,
+    new_context,
     require,
     stop,
 )
@@ -39,8 +41,6 @@ try:
 except ImportError:  # the `browser` fixture skips the tests (or fails them under CI)
     expect = None
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1400, "height": 900}
 CONTROLS = ("play", "pause", "step", "reset")
 FETCH_TIMEOUT_MS = 60_000  # the download, the reload of the data set and the first redraw
 TRAIN_TIMEOUT_MS = 30_000
@@ -50,10 +50,9 @@ FAKE_CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-med
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def new_page(browser, viewport, phone=False):
-    """A fresh context (a new Streamlit session) and its page; a phone gets touch and a mobile viewport."""
-    context = browser.new_context(viewport=viewport, device_scale_factor=1, is_mobile=phone, has_touch=phone)
-    context.set_default_timeout(TIMEOUT_MS)
+def new_page(browser, phone=False):
+    """A fresh context (a new Streamlit session), a desktop window or a phone, and its page."""
+    context = new_context(browser, phone=phone)
     return context, context.new_page()
 
 
@@ -125,7 +124,7 @@ def clone_app(tmp_path, data_dir, serve):
 
 def test_a_fresh_clone_downloads_the_data_set_from_the_page_and_trains(browser, clone_app, screenshot):
     url, clone, mirror = clone_app
-    context, page = new_page(browser, DESKTOP)
+    context, page = new_page(browser)
     try:
         page.goto(url)
         fetch = page.locator(".st-key-fetch_data").get_by_role("button")
@@ -157,7 +156,7 @@ def test_a_fresh_clone_downloads_the_data_set_from_the_page_and_trains(browser, 
 
 
 def test_on_a_phone_play_is_on_the_page_and_the_sidebar_stays_closed(browser, app_url, screenshot):
-    context, page = new_page(browser, PHONE, phone=True)
+    context, page = new_page(browser, phone=True)
     try:
         app = App(page, app_url)
         app.load()
@@ -197,7 +196,7 @@ def test_on_a_laptop_the_controls_are_one_row_and_the_sidebar_is_open(app):
 
 
 def test_a_link_opens_its_settings_and_the_address_follows_changes(browser, app_url, screenshot):
-    context, page = new_page(browser, DESKTOP)
+    context, page = new_page(browser)
     try:
         app = App(page, f"{app_url}/?lr=1&epochs=300&optimizer=sgd&start=fresh&seed=3")
         page.goto(app.url)
@@ -219,7 +218,7 @@ def test_a_link_opens_its_settings_and_the_address_follows_changes(browser, app_
         link = page.get_by_test_id("stPopoverBody").get_by_test_id("stCode")
         expect(link).to_contain_text("seed=4")
         assert query_of(link.inner_text().strip()) == query_of(page.url)
-        page.mouse.move(DESKTOP["width"] // 2, 5)  # off the Share button (no tooltip) and off the chart
+        page.mouse.move(VIEWPORT["width"] // 2, 5)  # off the Share button (no tooltip) and off the chart
         expect(page.get_by_test_id("stTooltipContent")).to_have_count(0)
         screenshot(page, "anywhere-link", docs=True)
         app.assert_healthy()
@@ -228,7 +227,7 @@ def test_a_link_opens_its_settings_and_the_address_follows_changes(browser, app_
 
 
 def test_bad_values_in_a_link_are_named_in_a_notice_and_dropped(browser, app_url):
-    context, page = new_page(browser, DESKTOP)
+    context, page = new_page(browser)
     try:
         app = App(page, f"{app_url}/?lr=abc&epochs=300&optimizer=rmsprop&seed=https://evil.example/x")
         page.goto(app.url)
@@ -254,9 +253,7 @@ def test_a_camera_photo_is_classified_like_an_upload(browser, app_url, screensho
     camera_browser = browser.browser_type.launch(executable_path=str(CHROMIUM),
                                                  args=CHROMIUM_ARGS + FAKE_CAMERA_ARGS)  # a test-pattern camera
     try:
-        context = camera_browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True,
-                                             has_touch=True, permissions=["camera"])
-        context.set_default_timeout(TIMEOUT_MS)
+        context = new_context(camera_browser, phone=True, permissions=["camera"])
         page = context.new_page()
         app = App(page, app_url)
         app.load()

@@ -12,7 +12,6 @@ try:
 except ImportError:  # the `browser` fixture skips the tests (or fails them under CI)
     expect = None
 
-PHONE = {"width": 390, "height": 844}
 STATUS_RE = re.compile(r"^Backward step (\d+) of (\d+)$")
 
 
@@ -150,33 +149,20 @@ def test_the_a_plus_a_example_shows_why_gradients_accumulate(app, screenshot):
     app.assert_healthy()
 
 
-PHONE_USER_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-                    "Chrome/131.0.0.0 Mobile Safari/537.36")
-
-
-def test_the_section_on_a_phone(browser, app_url, screenshot):
-    from tests.e2e.conftest import TIMEOUT_MS, App
-
-    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
-                                  user_agent=PHONE_USER_AGENT)
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
-        app = App(context.new_page(), app_url)
-        app.load()
-        section(app)
-        vertical = app.page.get_by_role("switch", name="Top to bottom")
-        expect(vertical).to_be_checked()  # a phone gets the tall graph from the start: readable at 390 px
-        press(app, "bp_back")
-        expect_step(app, 1)
-        assert current_node(app).startswith("loss")
-        scroll_to_buttons(app)
-        screenshot(app.page, "backprop-phone", docs=True)
-        app.widget("bp_vertical").get_by_text("Top to bottom", exact=True).click()  # the switch's label
-        expect(vertical).not_to_be_checked()  # still the visitor's choice
-        expect_step(app, 1)
-        app.assert_healthy()
-    finally:
-        context.close()
+def test_the_section_on_a_phone(phone_app, screenshot):
+    app = phone_app
+    section(app)
+    vertical = app.page.get_by_role("switch", name="Top to bottom")
+    expect(vertical).to_be_checked()  # a phone gets the tall graph from the start: readable at 390 px
+    press(app, "bp_back")
+    expect_step(app, 1)
+    assert current_node(app).startswith("loss")
+    scroll_to_buttons(app)
+    screenshot(app.page, "backprop-phone", docs=True)
+    app.widget("bp_vertical").get_by_text("Top to bottom", exact=True).click()  # the switch's label
+    expect(vertical).not_to_be_checked()  # still the visitor's choice
+    expect_step(app, 1)
+    app.assert_healthy()
 
 
 def test_a_desktop_gets_the_wide_graph(app):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.conftest import TIMEOUT_MS
 from tests.model import image_factory as make
 
 try:
@@ -79,10 +78,9 @@ def fresh_start(app, epochs: int) -> None:
 def test_a_fresh_network_grows_its_templates_and_the_wire_stays_light(browser, app_url, screenshot):
     """Fresh init, Play: the 20 tiles start grey and are redrawn with what training adds, the health chart
     grows; a playing visitor receives well under 200 KB/s, and no image is ever fetched twice."""
-    from tests.e2e.conftest import App
+    from tests.e2e.conftest import App, new_context
 
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, device_scale_factor=1)
-    context.set_default_timeout(TIMEOUT_MS)
+    context = new_context(browser)
     try:
         page = context.new_page()
         wire = Wire(page)  # listening before the page opens its websocket
@@ -186,24 +184,15 @@ def test_where_the_model_looks_beside_each_upload(app, screenshot, tmp_path, dat
     screenshot(app.page, "insight-pick", docs=True)
 
 
-def test_the_views_on_a_phone(browser, app_url, screenshot):
-    from tests.e2e.conftest import App
-
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1,
-                                  is_mobile=True, has_touch=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
-        app = App(context.new_page(), app_url)
-        app.load()
-        expect(app.page.get_by_test_id("stSidebarContent")).not_to_be_in_viewport()  # a phone opens on the page
-        app.button("step").evaluate("b => b.click()")  # a run to chart
-        expect(app.page.get_by_text("gradient norm ‖∂loss/∂W‖", exact=True)).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
-        expect_tiles(app)
-        app.scroll_to_heading("Inside the network")
-        app.page.wait_for_timeout(500)
-        app.assert_healthy()
-        screenshot(app.page, "insight-phone-health")
-        scroll_to_tiles(app)
-        screenshot(app.page, "insight-phone-tiles")
-    finally:
-        context.close()
+def test_the_views_on_a_phone(phone_app, screenshot):
+    app = phone_app
+    expect(app.page.get_by_test_id("stSidebarContent")).not_to_be_in_viewport()  # a phone opens on the page
+    app.button("step").evaluate("b => b.click()")  # a run to chart
+    expect(app.page.get_by_text("gradient norm ‖∂loss/∂W‖", exact=True)).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
+    expect_tiles(app)
+    app.scroll_to_heading("Inside the network")
+    app.page.wait_for_timeout(500)
+    app.assert_healthy()
+    screenshot(app.page, "insight-phone-health")
+    scroll_to_tiles(app)
+    screenshot(app.page, "insight-phone-tiles")

@@ -306,6 +306,10 @@ def test_a_first_layer_unit_that_gets_no_gradient_is_named():
     assert tiles.kind == "tiles" and len(tiles.images) == 2
     assert tiles.caption.endswith("Unit 2: all zero, no gradient got through the ReLU to it.")
     assert (tiles.images[1] == bp.ZERO_RGB).all() and not (tiles.images[0] == bp.ZERO_RGB).all()
+    b.data[0], w.grad, b.grad = -100.0, None, None  # both dead, and the first walk's gradients cleared
+    walk = bp.Walk(linear(x, w, b).relu().sum(), {w: "W1", b: "b1"}, leaf_word="parameter")
+    walk.finish()
+    assert bp.picture(walk, w).caption.endswith("Units 1, 2: all zero, no gradient got through the ReLU to them.")
 
 
 def test_gradient_tiles_share_the_scale_of_their_channel_sums():
@@ -410,3 +414,20 @@ def test_a_mean_is_one_step_whose_rule_divides_by_the_count():
     assert rule.forward.startswith("loss = ") and rule.forward.endswith(".mean()")
     assert rule.backward[0].split("  #")[0].endswith(".grad += loss.grad / n")
     assert "divided by n" in rule.notes[0]
+
+
+@pytest.mark.parametrize("user_agent, phone", [
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
+     "Mobile/15E148 Safari/604.1", True),
+    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile "
+     "Safari/537.36", True),
+    ("Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0", True),
+    ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+     False),  # an Android tablet: wide enough for the graph's default layout
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+     False),
+    ("", False),
+    (None, False),  # no header at all (a script, a test client)
+])
+def test_a_phone_starts_with_the_tall_graph(user_agent, phone):
+    assert bp.starts_vertical(user_agent) is phone

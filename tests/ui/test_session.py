@@ -88,9 +88,10 @@ def test_metrics_format_and_deltas():
     assert shown["Test accuracy"].value == "50.0%" and shown["Test accuracy"].delta == "+16.0 pts"
     at_start = {m.label: m for m in live.metrics(start, start, target=2500)}
     assert all(m.delta is None for label, m in at_start.items() if label != "Epoch")
-    unchanged = {m.label: m for m in live.metrics(Record(100, 0.77171, 0.8, 0.5, 0.34), start, target=2500)}
-    for label, delta in [("Train loss", "±0.0000"), ("Test loss", "±0.0000"), ("Test accuracy", "±0.0 pts")]:
-        assert unchanged[label].delta == delta and unchanged[label].delta_color == "off"  # grey, no green arrow
+    unchanged = {m.label: m for m in live.metrics(Record(100, 0.77171, 0.79999, 0.49999, 0.34), start, target=2500)}
+    for label, delta in [("Train loss", "±0.0000"), ("Test loss", "±0.0000"),  # +0.00001 and -0.00001
+                         ("Train accuracy", "±0.0 pts"), ("Test accuracy", "±0.0 pts")]:
+        assert unchanged[label].delta == delta and unchanged[label].delta_color == "off"  # grey, no arrow
 
 
 def test_speed_meter_uses_the_wall_clock_over_a_window():
