@@ -497,8 +497,9 @@ def picture(walk: Walk, node: Value) -> Picture | None:
     if grad.ndim == 2 and grad.shape[1] == INPUT_SIZE:
         images, limit = image_rows(grad)
         blank = [str(i) for i, g in enumerate(grad, start=1) if not g.any()]
-        why = "" if not blank else (f" {row.capitalize()}{'s' * (len(blank) > 1)} {', '.join(blank)}: all zero, no "
-                                    f"gradient got through the ReLU to {'it' if len(blank) == 1 else 'them'}.")
+        rows, them = (f"{row}s", "them") if len(blank) > 1 else (row, "it")
+        why = "" if not blank else (f" {rows.capitalize()} {', '.join(blank)}: all zero, no gradient got through "
+                                    f"the ReLU to {them}.")
         return Picture("tiles", f"`{name}.grad`, one image per {row}: its {INPUT_SIZE:,} numbers as a "
                        f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} picture, the three colour channels summed. "
                        + _colour_scale(limit) + why,

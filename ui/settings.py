@@ -16,4 +16,3 @@ STARTS = {PRETRAINED: "Pretrained", FRESH: "Fresh init"}
 DEFAULT_SEED = REFERENCE_SEED  # the fresh initialization's seed
 MIN_SEED, MAX_SEED = 0, 2**31 - 1  # NumPy takes any 32-bit seed; 2**31 - 1 keeps it a plain int everywhere
 EVAL_EVERY = 10  # the Trainer records a history row every this many epochs
-
