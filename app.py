@@ -17,7 +17,6 @@ st.set_page_config(page_title="Cat or not? · micrograd-np", page_icon="🐱", l
 
 GRID_REFRESH = 1.0  # seconds between redraws of the grids while training
 PHOTO_WIDTH = 240  # px, the upload as the visitor sees it
-PREVIEW_WIDTH = 128  # px, the 64x64 model input, each pixel a 2x2 block
 TILE_WIDTH = gallery.TILE_WIDTH
 METRIC_MIN_WIDTH = 150  # px: five metrics side by side on a laptop, two by two on a phone
 
@@ -25,13 +24,13 @@ METRIC_MIN_WIDTH = 150  # px: five metrics side by side on a laptop, two by two 
 # --- shared, loaded once per process -------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner="Loading the model and the data set…")
+@st.cache_resource(show_spinner="Loading the model and the data set…", max_entries=1)  # new files replace the old
 def load_resources(data_dir: str, weights_path: str, stamp: tuple) -> shared.Resources:
     """The pretrained model and the data set; `stamp` reloads them after `make data` / `make weights`."""
     return shared.load_resources(data_dir, weights_path)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def graph_summary(_resources: shared.Resources, weights_path: str, stamp: tuple) -> text.GraphSummary:
     return text.graph_summary(_resources.model)
 
@@ -79,7 +78,8 @@ with st.sidebar:
         "Learning rate", options=settings.LR_CHOICES, format_func=text.format_lr, key="lr",
         on_change=lambda: current().set_lr(st.session_state.lr), disabled=not training.can_train,
         help="Log scale, from 0.0001 to 1. A change applies from the next chunk of training, even "
-             "while playing. The course used 0.0075 with SGD; Adam wants roughly 10x smaller.")
+             f"while playing. The course used {text.format_lr(settings.DEFAULT_LR)} with SGD; Adam wants roughly "
+             "10x smaller.")
     st.number_input(
         "Epochs to train", min_value=settings.MIN_EPOCHS, max_value=settings.MAX_EPOCHS, step=100, key="epochs",
         on_change=lambda: current().set_target(st.session_state.epochs), disabled=not training.can_train,
@@ -250,7 +250,7 @@ def show_first_layer(training: session.TrainingSession) -> None:
     tiles = pictures().tiles(training, st.session_state.tile_view)
     st.caption(f"{tiles.note} {tiles.legend}")
     if tiles.pngs:
-        st.image(tiles.pngs, caption=tiles.captions, width=insight.TILE_SCALE * 64)
+        st.image(tiles.pngs, caption=tiles.captions, width=gallery.UPSCALED_WIDTH)
 
 
 def show_where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> None:
@@ -269,7 +269,8 @@ def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
                 "Where does the model look? Pick an image (its mistakes come first)", options=mistakes_first,
                 format_func=lambda index: insight.pick_label(split.name, index, items[index]), key="explain_pick")
             st.caption(insight.HEATMAP_NOTE)
-        st.image(gallery.upscale(split.images[pick]), width=PREVIEW_WIDTH, caption=f"{split.name} image {pick + 1}")
+        st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,
+                 caption=f"{split.name} image {pick + 1}")
         show_where_it_looks(training, (split.name, pick), split.images[pick], split.x[pick:pick + 1])
 
 
@@ -400,7 +401,7 @@ def show_photo(training: session.TrainingSession, item, prediction) -> int | Non
         with st.container(width=PHOTO_WIDTH, horizontal_alignment="center"):
             st.image(item.prepared.display, caption="your photo",
                      width=photos.display_width(item.prepared.display.size, PHOTO_WIDTH))
-        st.image(gallery.upscale(item.prepared.preview), width=PREVIEW_WIDTH, caption="what the model sees")
+        st.image(gallery.upscale(item.prepared.preview), width=gallery.UPSCALED_WIDTH, caption="what the model sees")
         show_where_it_looks(training, ("upload", item.file_id, st.session_state.fit), item.prepared.preview,
                             item.prepared.x)
         with st.container(width="stretch"):

@@ -70,9 +70,9 @@ def fragment_loop(resources, seconds: float, views: bool) -> dict:
 @contextlib.contextmanager
 def views_switched_off():
     """The page's Inside-the-network pictures replaced by nothing: no tiles, no health chart, a blank heatmap."""
-    from ui import insight
+    from ui import gallery, insight
 
-    blank = insight.png_bytes(np.full((8, 8, 3), 255, dtype=np.uint8))
+    blank = gallery.png_bytes(np.full((8, 8, 3), 255, dtype=np.uint8))
     saved = insight.first_layer_view, insight.health_chart, insight.heatmap_png
     insight.first_layer_view = lambda training, view: insight.FirstLayerView(view, [], [], "")
     insight.health_chart = lambda history, rolled_back=(): ({"epoch": []}, {})

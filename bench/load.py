@@ -1,8 +1,8 @@
 """Section `load`: many visitors training at once, in threads of one process as Streamlit runs them.
 
 Each visitor is a thread with its own Trainer (the fresh initialization, seed 1, SGD at lr 0.0075, float32
-as the page trains) that trains in TICK-second chunks until the window closes. Three contenders, for every
-visitor count:
+as the page trains) that trains in chunks of the page's tick (TICK_SECONDS) until the window closes. Three
+contenders, for every visitor count:
 
 * no scheduler: every thread calls `Trainer.run` directly, BLAS on all cores in every chunk (the problem);
 * one chunk at a time: `ui.scheduler.Scheduler` with a single slot, so each chunk has all the cores;
@@ -27,18 +27,19 @@ from types import SimpleNamespace
 
 import numpy as np
 
-TICK = 0.2  # s of training per chunk: the page's tick (ui/session.py)
-WAIT = 0.25  # s a visitor waits for a turn before the page would redraw "queued behind ..."
+from model.cat import REFERENCE_LR, REFERENCE_SEED
+from ui.resources import TRAIN_DTYPE
+from ui.session import TICK_SECONDS, TURN_WAIT  # the page's own chunk length and wait for a turn
+
 ROUNDS = 10  # every window lasts at least this many turns per visitor: one turn more is 10%, not more
 PROBE_EVERY = 0.25  # s between probes of an interactive rerun
-LR = 0.0075
 TARGET_RATIO, TARGET_FAIRNESS = 1.0, 0.8  # with 2 or more visitors, scheduler row
 NAMES = ("no scheduler", "one chunk at a time", "scheduler")
 
 
-def float32(data) -> SimpleNamespace:
+def in_training_dtype(data) -> SimpleNamespace:
     """The data set in the dtype the page trains in, converted once and shared by every visitor."""
-    return SimpleNamespace(**{k: np.asarray(getattr(data, k), dtype=np.float32)
+    return SimpleNamespace(**{k: np.asarray(getattr(data, k), dtype=TRAIN_DTYPE)
                               for k in ("x_train", "y_train", "x_test", "y_test")})
 
 
@@ -46,7 +47,7 @@ def trainer(data):
     from model.cat import cat_mlp
     from model.trainer import Trainer
 
-    return Trainer(cat_mlp(seed=1), data, lr=LR, dtype=np.float32)
+    return Trainer(cat_mlp(seed=REFERENCE_SEED), data, lr=REFERENCE_LR, dtype=TRAIN_DTYPE)
 
 
 def scheduler_for(name: str, cores: int):
@@ -65,13 +66,13 @@ def visitor(key, run, scheduler, start: threading.Barrier, clock, out: dict) -> 
     epochs = turns = queued = 0
     while (left := deadline - time.perf_counter()) > 0:
         if scheduler is None:
-            epochs += run.run(seconds=min(TICK, left)).epochs
+            epochs += run.run(seconds=min(TICK_SECONDS, left)).epochs
             turns += 1
             continue
-        with scheduler.turn(key, wait=WAIT) as turn:
+        with scheduler.turn(key, wait=TURN_WAIT) as turn:
             left = deadline - time.perf_counter()
             if turn and left > 0:
-                epochs += run.run(seconds=min(TICK, left)).epochs
+                epochs += run.run(seconds=min(TICK_SECONDS, left)).epochs
                 turns += 1
             queued += not turn
     out[key] = {"epochs": epochs, "turns": turns, "queued": queued, "end": time.perf_counter()}
@@ -161,7 +162,7 @@ def rotations(runs: dict, prober, reps: int, seconds: float, cores: int) -> dict
             for name in names:
                 alone = name == "alone"
                 visitors = 1 if alone else n
-                length = max(seconds, ROUNDS * visitors * TICK / cores)
+                length = max(seconds, ROUNDS * visitors * TICK_SECONDS / cores)
                 group[name] = window(runs[visitors], NAMES[2] if alone else name, length, cores, prober)
             base = group.pop("alone", group.get(NAMES[2]))["epochs_per_s"]
             for name, m in group.items():
@@ -173,7 +174,7 @@ def run(data, visitors=(1, 2, 4, 8), reps: int = 3, seconds: float = 3.0) -> dic
     """Every contender at every visitor count, `reps` rotations; ratios against 1 visitor, scheduled."""
     from ui.scheduler import available_cores
 
-    cores, data = available_cores(), float32(data)
+    cores, data = available_cores(), in_training_dtype(data)
     runs = {n: [trainer(data) for _ in range(n)] for n in sorted(set(visitors) | {1})}
     for trainers in runs.values():
         for t in trainers:
@@ -219,11 +220,11 @@ def rows(results: dict) -> list[dict]:
 def notes(results: dict) -> list[str]:
     """What the ratios mean, and the README's table (markdown)."""
     runs = results["runs"]
-    lines = [f"load: {results['cores']} cores; visitors train {TICK:g} s chunks for at least {results['seconds']:g} s "
-             f"(and {ROUNDS} turns each); ratio = combined epochs/s over 1 visitor through the scheduler timed next "
-             f"to it, median of {results['reps']}. Fairness = fewest epochs / most (of turns, in brackets); "
-             f"page rerun = median time of Trainer.inspect() meanwhile ({results['idle_probe_ms']:.0f} ms with "
-             "nothing training).",
+    lines = [f"load: {results['cores']} cores; visitors train {TICK_SECONDS:g} s chunks for at least "
+             f"{results['seconds']:g} s (and {ROUNDS} turns each); ratio = combined epochs/s over 1 visitor through "
+             f"the scheduler timed next to it, median of {results['reps']}. Fairness = fewest epochs / most (of "
+             f"turns, in brackets); page rerun = median time of Trainer.inspect() meanwhile "
+             f"({results['idle_probe_ms']:.0f} ms with nothing training).",
              "", "| visitors | no scheduler | one chunk at a time | scheduler | vs 1 visitor | fairness (turns) "
              "| MB/session | page rerun |", "|---|---|---|---|---|---|---|---|"]
     for n in results["visitors"]:

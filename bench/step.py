@@ -17,10 +17,10 @@ import numpy as np
 from bench import handwritten as hw
 from bench.timing import side_by_side
 from engine import Value
-from model.cat import cat_mlp
+from model.cat import REFERENCE_LR, cat_mlp
 from model.trainer import Trainer
 
-LR = 0.0075
+LR = REFERENCE_LR  # the course's, as every contender trains
 CHUNK = 10  # Trainer records history every 10 epochs (eval_every), so we time it 10 epochs at a time
 RTOL = {"float64": 1e-10, "float32": 1e-4}
 
@@ -106,7 +106,7 @@ def contenders(data, dtype, eval_every: int = CHUNK) -> tuple[dict, Trainer]:
     trainer = Trainer(cat_mlp(seed=1), data, lr=LR, dtype=dtype, eval_every=eval_every)
 
     def weights_of(model):
-        return lambda: [(layer.weight.data, layer.bias.data) for layer in model.layers if hasattr(layer, "weight")]
+        return lambda: [(layer.weight.data, layer.bias.data) for layer in model.linears()]
 
     def engine_contender(reset):
         params = [(Value(W), Value(b)) for W, b in hw.params_from_state(state, dtype)]

@@ -54,6 +54,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if grad.ndim == 2 and grad.shape[1:] == shape:  # a bias's batch of rows: one BLAS call, ~3x np.sum's speed
         return _ones(len(grad), grad.dtype) @ grad
     lead = grad.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[lead:])):
+        raise ValueError(f"unbroadcast: a gradient of shape {grad.shape} cannot belong to an operand of shape {shape}")
     axes = (*range(lead), *[lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1])
     return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)  # keepdims: an array even for ()
 
@@ -376,6 +378,7 @@ class Value:
             out = a.transpose(axes)
         except ValueError:
             raise ValueError(f"transpose: axes {axes} do not fit shape {a.shape}") from None
+        axes = tuple(axis % a.ndim for axis in axes)  # -1 is the last axis, as NumPy reads it
         inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
         return Value.from_op("transpose", out, (self, lambda g: g.transpose(inverse)))
 
@@ -432,11 +435,12 @@ class Value:
         for node in order:
             if node._parents:
                 node._grad = None  # intermediate gradients are recomputed, never accumulated
-        _accumulate(self, grad)
+        leaf_memory = set()  # the arrays leaves' gradients live in: no two leaves may share one
+        _accumulate(self, grad, leaf_memory)
         for node in reversed(order):
             g = node._grad
             for parent, vjp in node._parents:
-                _accumulate(parent, vjp(g))
+                _accumulate(parent, vjp(g), leaf_memory)
             yield node
 
     def topological_order(self) -> list:
@@ -458,7 +462,7 @@ class Value:
 _birth_of = operator.attrgetter("_birth")
 
 
-def _accumulate(node: Value, grad) -> None:
+def _accumulate(node: Value, grad, leaf_memory: set) -> None:
     """Add `grad` into `node._grad`, reduced to the node's shape and dtype; the first one is assigned.
 
     A leaf's big zeroed gradient is replaced (`_zeroed`); otherwise the sum is made in place when `node`
@@ -474,11 +478,23 @@ def _accumulate(node: Value, grad) -> None:
     if grad.dtype != data.dtype:
         grad = grad.astype(data.dtype)
     if node._grad is None or (not node._parents and _zeroed(node._grad)):
+        if not node._parents:
+            grad = _own_memory(grad, leaf_memory)
         node._grad = grad  # 0 + g is g: a parameter's zeroed gradient is replaced, not added into
     elif _sole_holder(node):
         np.add(node._grad, grad, out=node._grad)
     else:
         node._grad = np.asarray(node._grad + grad)  # asarray: NumPy sums 0-d arrays to a scalar
+
+
+def _own_memory(grad: np.ndarray, leaf_memory: set) -> np.ndarray:
+    """`grad`, or a copy if another leaf's gradient already lives in its memory: add hands both operands
+    the same g, and `a.grad[...] = 0` must not also clear `b.grad`. Leaves then own their gradients."""
+    memory = id(grad if grad.base is None else grad.base)  # a view's base is the array that owns the memory
+    if memory in leaf_memory:
+        return grad.copy()
+    leaf_memory.add(memory)
+    return grad
 
 
 _SCAN_FROM_BYTES = 1 << 16  # below this a NumPy call costs more than the pass over memory it saves

@@ -13,6 +13,7 @@ CLASSES = ("non-cat", "cat")  # label 0, label 1
 DIMS = (INPUT_SIZE, 20, 7, 5, 1)  # the course's four-layer model
 
 # The course's reference run: full-batch SGD from the seed-1 initialization (README, "Reference numbers").
+REFERENCE_OPTIMIZER = "sgd"  # a name in model.optim.OPTIMIZERS
 REFERENCE_LR = 0.0075
 REFERENCE_SEED = 1
 REFERENCE_EPOCHS = 2500
@@ -50,6 +51,6 @@ def predict(model: Module, x) -> np.ndarray:
 
 def fits_the_task(model: Sequential) -> bool:
     """Whether `model` maps one flattened 64x64 RGB image to one probability, as the page needs."""
-    linears = [layer for layer in model.layers if isinstance(layer, Linear)]
+    linears = model.linears()
     return bool(linears) and linears[0].n_in == INPUT_SIZE and linears[-1].n_out == 1 and isinstance(
         model.layers[-1], Sigmoid)

@@ -112,6 +112,10 @@ class Sequential(Module):
     def named_parameters(self):
         return [(f"{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()]
 
+    def linears(self) -> list[Linear]:
+        """The layers with weights, input side first (the activations between them have none)."""
+        return [layer for layer in self.layers if isinstance(layer, Linear)]
+
     def __getitem__(self, index):
         return Sequential(*self.layers[index]) if isinstance(index, slice) else self.layers[index]
 

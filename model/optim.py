@@ -18,7 +18,7 @@ class Optimizer:
     def reset(self) -> None:
         """Forget any running state (after a diverged step has been rolled back)."""
 
-    def step(self) -> list[float] | None:
+    def step(self, measure: bool = False) -> list[float] | None:
         """Update every parameter; with `measure`, return each update's norm ||new - old|| (layer health)."""
         raise NotImplementedError
 

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from model.cat import REFERENCE_EPOCHS, REFERENCE_LR, REFERENCE_SEED, cat_mlp
+from model.cat import REFERENCE_EPOCHS, REFERENCE_LR, REFERENCE_OPTIMIZER, REFERENCE_SEED, cat_mlp
 from model.dataset import DatasetError, load_catvnoncat
 from model.optim import OPTIMIZERS
 from model.trainer import Trainer
@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=REFERENCE_EPOCHS)
     parser.add_argument("--lr", type=float, default=REFERENCE_LR)
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=REFERENCE_OPTIMIZER)
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--seed", type=int, default=REFERENCE_SEED)
     parser.add_argument("--data-dir", default=None, help="folder with the catvnoncat h5 files (default: data/)")

@@ -95,6 +95,7 @@ class PendingStep:
         gradients, so it leaves exactly this step's gradients. Zeroed only now: until a walk starts, the
         parameters keep the last step's gradients (the page draws them)."""
         self.trainer.optimizer.zero_grad()
+        self.trainer.gradient_epoch = self.trainer.epoch  # a walk's gradients: of this step, not yet applied
         return self.loss.backward_steps()
 
 
@@ -184,10 +185,11 @@ class Trainer:
         self.eval_every = eval_every
         self.epoch = 0
         self.weights_version = 0  # goes up whenever the weights change (update, roll-back): see is_current
+        self.gradient_epoch: int | None = None  # the epoch whose weights the last backward pass saw (its .grad)
         self.history: list[Record] = []
         self.rolled_back: list[Record] = []  # what the last chunk's roll-back undid, ending with the broken weights
         self.best = Checkpoint(self.optimizer.params)
-        self._linears = [layer for layer in model.layers if isinstance(layer, Linear)]
+        self._linears = model.linears()
         self._ahead: PendingStep | None = None  # the next step's forward, built by the last chunk's check
         self._test_at: tuple[int, tuple[float, float]] | None = None  # (weights_version, test loss and accuracy)
 
@@ -267,6 +269,7 @@ class Trainer:
         if backward:
             self.optimizer.zero_grad()  # flush the last step's gradients (or a half-walked pass's partial sums)
             pending.loss.backward()
+        self.gradient_epoch = self.epoch
         update_norms = self.optimizer.step(measure=pending.recording)  # the optimizer's own: no copy of W
         self.weights_version += 1
         if pending.recording and (not self.history or self.history[-1].epoch != self.epoch):  # after a roll-back

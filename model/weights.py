@@ -109,7 +109,7 @@ def load_weights(path) -> tuple[Sequential, dict]:
         raise WeightsError(f"{name} does not exist (run `make weights` to train it)") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise WeightsError(f"{name} is not a readable weight file (.npz): {e}") from None
-    if not isinstance(arrays, dict) or META_KEY not in arrays:
+    if META_KEY not in arrays:
         raise WeightsError(f"{name} has no metadata: it was not written by micrograd-np")
     try:
         meta = json.loads(str(arrays.pop(META_KEY)))
@@ -120,9 +120,9 @@ def load_weights(path) -> tuple[Sequential, dict]:
         raise WeightsError(f"{name} has unreadable metadata") from None
     except WeightsError as e:
         raise WeightsError(f"{name}: {e}") from None
-    dtype = np.dtype(meta.get("dtype", "float64"))
-    if dtype not in (np.float32, np.float64):
-        raise WeightsError(f"{name} has dtype {dtype}; expected float32 or float64")
+    dtype = meta.get("dtype", "float64")
+    if dtype not in ("float32", "float64"):  # compared as text: np.dtype() of a stranger's string may raise anything
+        raise WeightsError(f"{name} has dtype {dtype!r}; expected float32 or float64")
     try:
         model.astype(dtype).load_state_dict(arrays)
     except ValueError as e:

@@ -18,8 +18,7 @@ import numpy as np
 
 from engine import Value
 from model.cat import IMAGE_SHAPE, INPUT_SIZE
-from model.nn import Linear
-from ui.gallery import png_bytes
+from ui.gallery import png_bytes, upscale
 
 RANK_WIDTH, MAX_GRAPH_WIDTH = 150, 800  # px per column of the graph; wider than this, it fills the column
 MAX_NUMBERS = 6  # a node holding at most this many numbers shows them, not just its shape
@@ -60,8 +59,9 @@ class Walk:
     network's walk fills the parameters' `.grad`, which training must not touch meanwhile)."""
 
     def __init__(self, loss: Value, names: dict, constants=(), lock=None, leaf_word: str = "leaf",
-                 batch: int | None = None, steps=None):
+                 batch: int | None = None, steps=None, optimizer: str = "sgd"):
         self.loss, self.constants, self.leaf_word, self.batch = loss, tuple(constants), leaf_word, batch
+        self.optimizer = optimizer  # whose update the parameters' notes quote
         self.order = loss.topological_order()[::-1]  # the backward order: the loss first
         self._position = {node: i for i, node in enumerate(self.order)}
         self.names = _complete_names(self.order, names)
@@ -388,10 +388,14 @@ def _bce_rule(walk: Walk, node: Value) -> Rule:
                  "with confidence.",))
 
 
+UPDATES = {"sgd": "SGD's: `{name} -= lr * {name}.grad`",  # what each optimizer does with a parameter's gradient
+           "adam": "Adam's: a step against it, scaled by running averages of `{name}.grad` and of its square"}
+
+
 def _leaf_rule(walk: Walk, node: Value) -> Rule:
     name, root = walk.name(node), walk.name(walk.loss)
     if walk.leaf_word == "parameter":
-        end = f"the optimizer's update will use it (SGD's: `{name} -= lr * {name}.grad`)."
+        end = f"the optimizer's update will use it ({UPDATES[walk.optimizer].format(name=name)})."
     else:
         end = f"it says how {root} moves when `{name}` does."
     return Rule(f"{name}  # a {walk.leaf_word}: no op made it",
@@ -408,7 +412,6 @@ def forward_code(walk: Walk) -> str:
 # --- pictures of a gradient -----------------------------------------------------------------------
 
 HEATMAP_WIDTH, HEATMAP_MIN_HEIGHT, MAX_CELL = 600, 120, 40  # px
-TILE_SCALE = 2  # a 64x64 gradient image is shown at 128 px, each pixel a 2x2 block
 
 
 def diverging_rgb(values, limit: float) -> np.ndarray:
@@ -419,18 +422,13 @@ def diverging_rgb(values, limit: float) -> np.ndarray:
     return np.round(rgb).astype(np.uint8)
 
 
-def enlarge(rgb: np.ndarray, cell_height: int, cell_width: int) -> np.ndarray:
-    """Nearest-neighbour: every value a crisp cell_height x cell_width block."""
-    return rgb.repeat(cell_height, axis=0).repeat(cell_width, axis=1)
-
-
 def heatmap(values: np.ndarray, limit: float) -> np.ndarray:
     """A 2-D array as an image about HEATMAP_WIDTH px wide: at least HEATMAP_MIN_HEIGHT px tall, cells at
     most MAX_CELL px."""
     rows, columns = values.shape
     width = max(1, min(MAX_CELL, HEATMAP_WIDTH // columns))
     height = max(width, min(MAX_CELL, -(-HEATMAP_MIN_HEIGHT // rows)))
-    return enlarge(diverging_rgb(values, limit), height, width)
+    return upscale(diverging_rgb(values, limit), height, width)
 
 
 def image_rows(values: np.ndarray) -> tuple[list[np.ndarray], float]:
@@ -438,7 +436,7 @@ def image_rows(values: np.ndarray) -> tuple[list[np.ndarray], float]:
     scale: (the images, the largest |sum|, drawn as full colour)."""
     images = values.reshape(len(values), *IMAGE_SHAPE).sum(axis=-1)
     limit = float(np.abs(images).max())  # of the sums: the entries' own largest |value| would saturate them
-    return [enlarge(diverging_rgb(image, limit), TILE_SCALE, TILE_SCALE) for image in images], limit
+    return [upscale(diverging_rgb(image, limit)) for image in images], limit  # 64 px shown at 128, as the tiles
 
 
 def bars_chart(values: np.ndarray, axis_title: str, height: int = 160) -> tuple[dict, dict]:
@@ -688,14 +686,14 @@ def network_example(training) -> Example | None:
     if pending is None:
         return None
     trainer = pending.trainer
-    linears = [layer for layer in training.model.layers if isinstance(layer, Linear)]
+    linears = training.model.linears()
     names = network_names(pending.loss, linears)
     first = next(node for node in names if node.op == "linear" and linears[0].weight in node.parents)
     batch = trainer.x_train.shape[0]
     constants = (Constant("x", trainer.x_train.shape, first, "pixels, constant"),
                  Constant("y", trainer.y_train.shape, pending.loss, "labels, constant"))
     walk = Walk(pending.loss, names, constants, lock=training.lock, leaf_word="parameter", batch=batch,
-                steps=pending.backward_steps)
+                steps=pending.backward_steps, optimizer=training.optimizer)
     about = (f"One full-batch training step of your model at epoch {trainer.epoch:,} of this run, exactly as "
              f"**Play** takes it: the {batch} training images forward through {len(linears)} layers to the loss "
              f"(**{pending.loss.item():.6f}**), then backward through the graph's {walk.total} nodes. The pixels "

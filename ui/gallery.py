@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from model.cat import CLASSES, is_cat
+from model.cat import CLASSES, IMAGE_SHAPE, is_cat
 
 TILE_SCALE = 2  # 64 px images are shown at 128 px, every pixel a crisp 2x2 block
+UPSCALED_WIDTH = TILE_SCALE * IMAGE_SHAPE[1]  # px: a model input as the page shows it
 FRAME = 4  # px of frame around each tile: red for a mistake, none (background) otherwise
 MISTAKE_RGB = (214, 48, 49)
 BACKGROUND_RGB = (255, 255, 255)
@@ -101,10 +102,11 @@ def summarize(labels, p_cat) -> Summary:
 # --- tiles: the images of the grid, upscaled and framed ------------------------------------------
 
 
-def upscale(image: np.ndarray, scale: int = TILE_SCALE) -> np.ndarray:
-    """Nearest-neighbour upscaling: each pixel becomes a scale x scale block (what the model saw, bigger)."""
+def upscale(image: np.ndarray, scale: int = TILE_SCALE, width_scale: int | None = None) -> np.ndarray:
+    """Nearest-neighbour upscaling: each pixel becomes a crisp scale x scale block (scale x width_scale if
+    given): what the model saw, bigger."""
     image = np.asarray(image)
-    return image.repeat(scale, axis=0).repeat(scale, axis=1)
+    return image.repeat(scale, axis=0).repeat(scale if width_scale is None else width_scale, axis=1)
 
 
 TILE_WIDTH = 168  # px: wide enough for the longest caption, 'TL: non-cat | MP: non-cat', on one line
@@ -126,9 +128,13 @@ def tile(image: np.ndarray, mistake: bool, scale: int = TILE_SCALE, frame: int =
     return out
 
 
-def png_bytes(image: np.ndarray) -> bytes:
+def png_bytes(image: np.ndarray, colors: int | None = None) -> bytes:
+    """A PNG of an (h, w, 3) uint8 image; with `colors`, a palette PNG of that many colours (a third the size)."""
+    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if colors:
+        picture = picture.quantize(colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, "PNG", optimize=False)
+    picture.save(buffer, "PNG")
     return buffer.getvalue()
 
 

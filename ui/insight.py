@@ -8,18 +8,16 @@ identical PNG bytes under the same URL, so a redraw of unchanged tiles sends no 
 from __future__ import annotations
 
 import functools
-import io
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from model.cat import IMAGE_SHAPE, cat_mlp
 from model.explain import saliency
 from model.nn import Linear
-from ui.gallery import TILE_SCALE, tile, upscale
+from ui.gallery import TILE_SCALE, png_bytes, tile, upscale
 from ui.live import thin
 from ui.settings import FRESH
 
@@ -57,21 +55,11 @@ def heat_colors(t: np.ndarray) -> np.ndarray:
     return np.rint(HEAT_STOPS[low] * (1 - blend) + HEAT_STOPS[low + 1] * blend).astype(np.uint8)
 
 
-def png_bytes(image: np.ndarray, colors: int | None = None) -> bytes:
-    """A PNG of an (h, w, 3) uint8 image; with `colors`, a palette PNG of that many colours (a third the size)."""
-    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
-    if colors:
-        picture = picture.quantize(colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-    buffer = io.BytesIO()
-    picture.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 # --- the first layer as pictures ------------------------------------------------------------------
 
 
 def first_layer(model) -> Linear:
-    return next(layer for layer in model.layers if isinstance(layer, Linear))
+    return model.linears()[0]
 
 
 def unit_captions(units: int) -> list[str]:
@@ -130,6 +118,7 @@ def first_layer_values(training, view: str) -> tuple[np.ndarray | None, str]:
     with training.lock:
         layer = first_layer(training.model)
         weight, grad, epoch = layer.weight.data.copy(), layer.weight.grad.copy(), training.epoch
+        gradient_epoch = training.trainer.gradient_epoch if training.trainer else None
     epochs = training.base_epochs + epoch
     if view == "weights":
         if epochs == 0:
@@ -142,9 +131,10 @@ def first_layer_values(training, view: str) -> tuple[np.ndarray | None, str]:
         if not grad.any():
             return None, ("No gradient yet: the gradients appear after a training step (press Step or Play). A "
                           "step rolled back after a breakdown leaves none either.")
-        return -grad, (f"Minus the gradient of the last step (epoch {epoch - 1:,} to {epoch:,} of this run): the "
-                       "direction plain gradient descent moves each weight. An all-grey tile is a unit no gradient "
-                       "reaches (a dead ReLU).")
+        step = (f"the step the backprop stepper walked (epoch {epoch:,} to {epoch + 1:,} of this run, not applied "
+                "yet)" if gradient_epoch == epoch else f"the last step (epoch {epoch - 1:,} to {epoch:,} of this run)")
+        return -grad, (f"Minus the gradient of {step}: the direction plain gradient descent moves each weight. An "
+                       "all-grey tile is a unit no gradient reaches (a dead ReLU).")
     seed = start_seed(training)
     if seed is None:
         return None, "The random start of these weights is unknown, so what training added cannot be shown."

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from model.cat import CLASSES, fits_the_task
-from model.dataset import DatasetError, load_catvnoncat
+from model.dataset import FILES, DatasetError, load_catvnoncat
 from model.paths import DATA_DIR, WEIGHTS_FILE
 from model.weights import WeightsError, load_weights
 from ui.gallery import TileCache
@@ -85,21 +85,17 @@ def default_paths(environ=os.environ) -> tuple[Path, Path]:
     return Path(environ.get(DATA_ENV) or DATA_DIR), Path(environ.get(WEIGHTS_ENV) or WEIGHTS_FILE)
 
 
-def files_stamp(*paths) -> tuple:
-    """(mtime, size) of each path and of the files in each directory, so a cache keyed on it reloads
-    after `make data` or `make weights` instead of remembering that the files were missing."""
+def files_stamp(data_dir, weights_path) -> tuple:
+    """(mtime, size) of the data set's files and of the weight file, so a cache keyed on it reloads after
+    `make data` or `make weights` instead of remembering that the files were missing. Nothing else in the
+    folder counts: a download's partial file must not reload everything at each rerun."""
     stamp = []
-    for path in map(Path, paths):
+    for path in [*(Path(data_dir) / name for name in FILES), Path(weights_path)]:
         try:
-            entries = sorted(path.iterdir()) if path.is_dir() else [path]
+            st = path.stat()
+            stamp.append((str(path), st.st_mtime_ns, st.st_size))
         except OSError:
-            entries = [path]
-        for entry in entries:
-            try:
-                st = entry.stat()
-                stamp.append((str(entry), st.st_mtime_ns, st.st_size))
-            except OSError:
-                stamp.append((str(entry), None, None))
+            stamp.append((str(path), None, None))
     return tuple(stamp)
 
 

@@ -20,7 +20,17 @@ from ui.live import CHART_REFRESH, View, live_view
 from ui.photos import UploadCache
 from ui.resources import TRAIN_DTYPE, Resources
 from ui.scheduler import Full, Scheduler, shared
-from ui.settings import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_SEED, EVAL_EVERY, FRESH, PRETRAINED, STARTS, STEP_EPOCHS
+from ui.settings import (
+    DEFAULT_EPOCHS,
+    DEFAULT_LR,
+    DEFAULT_OPTIMIZER,
+    DEFAULT_SEED,
+    EVAL_EVERY,
+    FRESH,
+    PRETRAINED,
+    STARTS,
+    STEP_EPOCHS,
+)
 
 TICK_SECONDS = 0.2  # training time per tick while playing; the page redraws after each tick
 TICK_BUDGET = 1.0  # ticks run back to back within one fragment run for about this long
@@ -76,7 +86,7 @@ class TrainingSession:
     training fragment runs `play_loop()`. `lock` serializes training against readers on other threads;
     `weights_version` changes whenever the weights may have, so pictures of them can be cached under it."""
 
-    def __init__(self, resources: Resources, *, start: str = PRETRAINED, optimizer: str = "sgd",
+    def __init__(self, resources: Resources, *, start: str = PRETRAINED, optimizer: str = DEFAULT_OPTIMIZER,
                  lr: float = DEFAULT_LR, target: int = DEFAULT_EPOCHS, seed: int = DEFAULT_SEED,
                  dtype=TRAIN_DTYPE, eval_every: int = EVAL_EVERY, clock=time.perf_counter,
                  scheduler: Scheduler | None = None):
@@ -250,10 +260,13 @@ def tick(training: TrainingSession, seconds: float = TICK_SECONDS) -> bool:
     if not training.playing:
         return False
     if training.can_train and not training.finished:
-        with training.scheduler.turn(training.key, wait=TURN_WAIT) as turn:
-            training.queued_behind = 0 if turn else turn.ahead
-            if turn and training.playing:  # a Pause may have come (from the page's thread) while this tick waited
-                training.train_chunk(epochs=training.target - training.epoch, seconds=seconds)
+        try:
+            with training.scheduler.turn(training.key, wait=TURN_WAIT) as turn:
+                training.queued_behind = 0 if turn else turn.ahead
+                if turn and training.playing:  # a Pause may have come (from the page's thread) while this tick waited
+                    training.train_chunk(epochs=training.target - training.epoch, seconds=seconds)
+        except Full as full:  # dropped as gone (a throttled background tab) and every place taken since
+            training.warning = str(full)
     if training.warning or not training.can_train or training.finished:
         training.pause()
         return True
@@ -292,7 +305,7 @@ def play_loop(training: TrainingSession, redraw_metrics, redraw_chart, chart_eve
 
 def page_defaults(resources: Resources) -> dict:
     """The page's settings before the visitor changes any."""
-    return {"lr": DEFAULT_LR, "epochs": DEFAULT_EPOCHS, "optimizer": "sgd", "seed": DEFAULT_SEED,
+    return {"lr": DEFAULT_LR, "epochs": DEFAULT_EPOCHS, "optimizer": DEFAULT_OPTIMIZER, "seed": DEFAULT_SEED,
             "start": PRETRAINED if resources.model is not None else FRESH,
             "grid_split": "test", "mistakes_only": False, "fit": "crop"}
 

@@ -1,7 +1,7 @@
 """The settings the page offers: their choices, defaults and bounds, in one place."""
 from __future__ import annotations
 
-from model.cat import REFERENCE_EPOCHS, REFERENCE_LR, REFERENCE_SEED
+from model.cat import REFERENCE_EPOCHS, REFERENCE_LR, REFERENCE_OPTIMIZER, REFERENCE_SEED
 from model.optim import OPTIMIZERS
 
 # Log-spaced choices for the learning-rate slider: 1, 1.5, 2, 3, 5, 7.5 per decade, 1e-4 ... 1.
@@ -11,6 +11,7 @@ DEFAULT_EPOCHS = REFERENCE_EPOCHS
 MIN_EPOCHS, MAX_EPOCHS = 10, 20_000
 STEP_EPOCHS = 10  # what one press of Step trains
 OPTIMIZER_LABELS = {name: optimizer.label for name, optimizer in OPTIMIZERS.items()}
+DEFAULT_OPTIMIZER = REFERENCE_OPTIMIZER
 PRETRAINED, FRESH = "pretrained", "fresh"
 STARTS = {PRETRAINED: "Pretrained", FRESH: "Fresh init"}
 DEFAULT_SEED = REFERENCE_SEED  # the fresh initialization's seed

@@ -8,7 +8,7 @@ import numpy as np
 
 from model.cat import cat_mlp
 from model.functional import bce_with_logits
-from model.nn import Linear, Sequential
+from model.nn import Sequential
 from ui.settings import DEFAULT_SEED, EVAL_EVERY, OPTIMIZER_LABELS, PRETRAINED
 
 
@@ -62,7 +62,7 @@ class GraphSummary:
 
 def layer_sizes(model: Sequential) -> str:
     """'12288 → 20 → 7 → 5 → 1': the widths of a model's layers."""
-    linears = [layer for layer in model.layers if isinstance(layer, Linear)]
+    linears = model.linears()
     return " → ".join(str(n) for n in [linears[0].n_in, *(layer.n_out for layer in linears)]) if linears else ""
 
 
@@ -73,7 +73,8 @@ def parameter_count(model: Sequential) -> int:
 def graph_summary(model: Sequential | None = None, batch: int = 2) -> GraphSummary:
     """Build one step's graph (forward to the loss, as the Trainer does) and count its nodes by op."""
     model = model if model is not None else cat_mlp(seed=DEFAULT_SEED)
-    x = np.zeros((batch, model.layers[0].n_in))
+    n_in = model.linears()[0].n_in
+    x = np.zeros((batch, n_in))
     y = np.zeros((batch, 1))
     loss = bce_with_logits(model[:-1](x), y)
     ops: dict[str, int] = {}
@@ -81,7 +82,7 @@ def graph_summary(model: Sequential | None = None, batch: int = 2) -> GraphSumma
     for node in order:
         name = node.op or "parameter"
         ops[name] = ops.get(name, 0) + 1
-    return GraphSummary(nodes=len(order), input_size=model.layers[0].n_in, ops=ops,
+    return GraphSummary(nodes=len(order), input_size=n_in, ops=ops,
                         parameters=parameter_count(model))
 
 
@@ -102,6 +103,7 @@ def describe_start(training) -> str:
 
 def explain_markdown(summary: GraphSummary, optimizer: str, n_train: int, n_test: int, tick_seconds: float) -> str:
     """Markdown for the explainer: forward builds the graph, backward walks it, the optimizer steps."""
+    linears, relus = summary.ops.get("linear", 0), summary.ops.get("relu", 0)
     counts = ", ".join(f"{n} parameters (the leaves)" if op == "parameter" else f"{n} `{op}`"
                        for op, n in summary.ops.items())
     update = ("SGD moves each weight a small step against its gradient: `w -= lr * w.grad`."
@@ -113,7 +115,7 @@ While **Play** runs, the page trains in chunks of about {tick_seconds:g} s and r
 Each epoch inside a chunk is one step over all {n_train} training images:
 
 1. **Forward pass builds the graph.** `model(x)` pushes the ({n_train}, {summary.input_size}) batch of pixels through
-   four linear layers and three ReLUs; the loss is binary cross-entropy on the logits. Every operation
+   {linears} linear layers and {relus} ReLUs; the loss is binary cross-entropy on the logits. Every operation
    returns a `Value` that remembers its operands and how to send a gradient back to them. One step's
    graph has **{summary.nodes} nodes**: {counts}. The pixels are constants: no gradient is computed for them.
 2. **`loss.backward()` walks the graph in reverse topological order**: starting from d(loss)/d(loss) = 1,

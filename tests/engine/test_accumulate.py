@@ -123,6 +123,17 @@ def test_two_leaves_that_received_one_shared_array_from_add_stay_apart():
     np.testing.assert_array_equal(b.grad, [2.0, 2.0])
 
 
+@pytest.mark.parametrize("shared_by", ["add", "reshaped views of one add"])
+def test_two_leaves_own_their_gradients_so_clearing_one_leaves_the_other(shared_by):
+    a, b = Value(np.ones(6)), Value(np.ones(6))
+    total = a + b if shared_by == "add" else a.reshape(2, 3) + b.reshape(2, 3)
+    (total * 2).sum().backward()
+    a.grad[...] = 0  # freezing one parameter, as users write it
+    b.grad *= 0.5  # or scaling one parameter's gradient
+    np.testing.assert_array_equal(a.grad, np.zeros(6))
+    np.testing.assert_array_equal(b.grad, np.ones(6))
+
+
 def test_an_array_the_user_assigned_and_still_holds_is_never_changed():
     a = Value([1.0, 2.0])
     mine = np.zeros(2)

@@ -150,6 +150,7 @@ SHAPE_OPS = {
     "T": lambda x: x.T,
     "transpose axes": lambda x: x.reshape(2, 3, 2).transpose(2, 0, 1),
     "transpose tuple": lambda x: x.reshape(2, 3, 2).transpose((1, 2, 0)),
+    "transpose negative axes": lambda x: x.reshape(2, 3, 2).transpose(-1, 0, 1),
     "getitem int": lambda x: x[1],
     "getitem slice": lambda x: x[:, 1:3],
     "getitem step": lambda x: x[::2, ::-1],

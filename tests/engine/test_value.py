@@ -306,6 +306,12 @@ def test_unbroadcast_sums_to_the_operands_shape_as_numpy_does(grad_shape, shape,
     assert got is grad or got.flags.writeable  # backward may add the next share into it
 
 
+@pytest.mark.parametrize("grad_shape, shape", [((3, 2), (2, 3)), ((4,), (2, 4)), ((3, 4), (5, 4)), ((6,), (3,))])
+def test_unbroadcast_refuses_a_gradient_that_cannot_belong_to_the_shape(grad_shape, shape):
+    with pytest.raises(ValueError, match="cannot belong"):  # never a silent reshape of the wrong numbers
+        unbroadcast(np.ones(grad_shape), shape)
+
+
 def test_unbroadcast_sums_a_transposed_gradient_and_keeps_its_ones_intact():
     grad = np.random.default_rng(1).standard_normal((20, 209)).T  # (209, 20), not C-contiguous
     first = unbroadcast(grad, (20,))

@@ -250,6 +250,17 @@ def test_pictures_keep_a_bounded_number():
     assert made == [0]
 
 
+def test_the_gradient_view_names_a_walked_step_that_is_not_applied_yet(resources):
+    from ui import backprop
+
+    run = session.TrainingSession(resources, start=settings.FRESH)
+    backprop.network_example(run).walk.finish()  # the stepper's walk at epoch 0: W1.grad is that step's
+    note = insight.first_layer_values(run, "gradient")[1]
+    assert "epoch 0 to 1 of this run, not applied yet" in note and "-1" not in note
+    run.step(epochs=1)  # training takes over: the gradient is the last applied step's again
+    assert "the last step (epoch 0 to 1 of this run)" in insight.first_layer_values(run, "gradient")[1]
+
+
 def test_without_the_data_set_the_tiles_still_show_and_say_why_there_is_no_gradient(tmp_path, resources):
     no_data = shared.load_resources(tmp_path / "empty", resources.weights_path)
     run = session.TrainingSession(no_data)

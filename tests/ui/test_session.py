@@ -9,6 +9,7 @@ import pytest
 
 from model import paths, weights
 from model.cat import cat_mlp, fits_the_task
+from model.dataset import TRAIN_FILE
 from model.nn import Linear, ReLU, Sequential, Sigmoid
 from model.trainer import Record
 from model.weights import load_weights, save_weights
@@ -145,11 +146,19 @@ def test_default_paths_follow_the_environment(tmp_path):
     assert shared.default_paths(env) == (tmp_path, tmp_path / "w.npz")
 
 
-def test_files_stamp_changes_when_files_appear(tmp_path):
-    before = shared.files_stamp(tmp_path, tmp_path / "w.npz")
-    (tmp_path / "train.h5").write_bytes(b"x")
+def test_files_stamp_changes_when_the_data_set_or_the_weights_appear_and_only_then(tmp_path):
+    def stamp():
+        return shared.files_stamp(tmp_path, tmp_path / "w.npz")
+
+    before = stamp()
+    (tmp_path / ".train_catvnoncat.h5.x1.part").write_bytes(b"half")  # a download under way
+    (tmp_path / "notes.txt").write_bytes(b"x")
+    assert stamp() == before  # else every rerun during a download would load everything again
+    (tmp_path / TRAIN_FILE).write_bytes(b"x")
+    assert stamp() != before
+    before = stamp()
     (tmp_path / "w.npz").write_bytes(b"y")
-    assert shared.files_stamp(tmp_path, tmp_path / "w.npz") != before
+    assert stamp() != before
 
 
 def test_clone_model_copies_and_converts():
@@ -495,6 +504,18 @@ def test_a_visitor_beyond_the_cap_gets_a_message_and_does_not_play(resources):
     first.pause()  # a Pause frees the place at once
     second.play()
     assert second.playing and scheduler.playing == 1
+
+
+def test_a_visitor_dropped_as_gone_whose_place_was_taken_gets_the_message_not_an_exception(resources):
+    now = [0.0]
+    scheduler = private_scheduler(max_playing=1, clock=lambda: now[0])
+    throttled = session.TrainingSession(resources, scheduler=scheduler, target=10_000)
+    throttled.play()
+    session.tick(throttled, seconds=0.01)
+    now[0] += 10 * scheduler.stale_after  # a background tab the browser stopped for a while
+    scheduler.join("a newcomer")  # counts the silent tab as gone and takes the only place
+    assert session.tick(throttled, seconds=0.01)  # the tick stops the playing and the page redraws
+    assert not throttled.playing and "training places on this server are taken" in throttled.warning
 
 
 def test_a_waiting_visitor_shows_its_place_in_the_queue(resources):
