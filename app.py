@@ -17,6 +17,7 @@ st.set_page_config(page_title="Cat or not? · micrograd-np", page_icon="🐱", l
 
 GRID_REFRESH = 1.0  # seconds between redraws of the grids while training
 PHOTO_WIDTH = 240  # px, the upload as the visitor sees it
+VERDICT_WIDTH = 240  # px: a photo's name, the model's answer and the true-label buttons
 TILE_WIDTH = gallery.TILE_WIDTH
 METRIC_MIN_WIDTH = 150  # px: five metrics side by side on a laptop, two by two on a phone
 
@@ -47,7 +48,7 @@ if "link_read" not in st.session_state:
                                    session.page_defaults(resources))
     st.session_state.update(from_link.settings)  # before the widgets and the training session are made
     for notice in from_link.notices:
-        st.toast(notice, icon=":material/link_off:")
+        st.toast(notice, icon=":material/link_off:", duration="long")  # 10 s: time to read what the link got wrong
 
 # --- this visitor's state ------------------------------------------------------------------------
 
@@ -64,6 +65,16 @@ def restart() -> None:
     current().reset(start=st.session_state.start, optimizer=st.session_state.optimizer)
 
 
+def switch_optimizer() -> None:
+    """A new optimizer starts a new run, at its own learning rate unless the visitor had chosen one."""
+    lr = settings.lr_after_switch(st.session_state.lr, current().optimizer, st.session_state.optimizer)
+    if lr != st.session_state.lr:
+        st.session_state.lr = lr
+        current().set_lr(lr)
+        st.toast(text.lr_switched(st.session_state.optimizer, lr), icon=":material/tune:")
+    restart()
+
+
 def new_seed() -> None:
     """A new seed means a new fresh initialization: switch to Fresh init and start over from it."""
     st.session_state.start = settings.FRESH
@@ -77,9 +88,7 @@ with st.sidebar:
     st.select_slider(
         "Learning rate", options=settings.LR_CHOICES, format_func=text.format_lr, key="lr",
         on_change=lambda: current().set_lr(st.session_state.lr), disabled=not training.can_train,
-        help="Log scale, from 0.0001 to 1. A change applies from the next chunk of training, even "
-             f"while playing. The course used {text.format_lr(settings.DEFAULT_LR)} with SGD; Adam wants roughly "
-             "10x smaller.")
+        help=text.LR_HELP)
     st.number_input(
         "Epochs to train", min_value=settings.MIN_EPOCHS, max_value=settings.MAX_EPOCHS, step=100, key="epochs",
         on_change=lambda: current().set_target(st.session_state.epochs), disabled=not training.can_train,
@@ -87,7 +96,8 @@ with st.sidebar:
              f"{resources.data_sizes[0] or 'the'} training images.")
     st.segmented_control(
         "Optimizer", options=list(settings.OPTIMIZER_LABELS), format_func=settings.OPTIMIZER_LABELS.get,
-        required=True, key="optimizer", on_change=restart, disabled=not training.can_train, width="stretch")
+        required=True, key="optimizer", on_change=switch_optimizer, disabled=not training.can_train,
+        width="stretch")
     st.segmented_control(
         "Start from", options=list(settings.STARTS), format_func=settings.STARTS.get, required=True, key="start",
         on_change=restart, disabled=not training.can_train or resources.model is None, width="stretch",
@@ -124,8 +134,8 @@ def share_link() -> None:
     """The link to this page with these settings, to copy (the Share button of the control row)."""
     st.markdown("**Copy a link to these settings**")
     st.code(urls.share_url(st.context.url, link_params), language=None, wrap_lines=True)
-    st.caption("Copy it with the button at its corner. The page's own address carries the same settings, "
-               "so your browser's Share menu sends them too.")
+    st.caption("Copy it with the button that shows at its corner when you point at it or tap it. The page's own "
+               "address carries the same settings, so your browser's Share menu sends them too.")
 
 # --- header --------------------------------------------------------------------------------------
 
@@ -254,13 +264,17 @@ def show_first_layer(training: session.TrainingSession) -> None:
 
 
 def show_where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> None:
-    st.image(pictures().heatmap(training, key, image, x), width=TILE_WIDTH, caption="where the model looks")
+    picture = pictures().heatmap(training, key, image, x)
+    with st.container(width=TILE_WIDTH):
+        st.image(picture.png, width=TILE_WIDTH, caption="where the model looks")
+        if picture.flat:
+            st.caption(insight.FLAT_HEATMAP_NOTE)
 
 
 def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
     """One image of the grid, picked from a list that starts with its mistakes, and where the model looks in it."""
     items = {item.index: item for item in gallery.grid_items(split.labels, p_cat, classes=resources.classes)}
-    mistakes_first = sorted(items, key=lambda index: items[index].correct)  # sorted() is stable: in order within
+    mistakes_first = insight.mistakes_first(items)
     if st.session_state.get("explain_pick") not in items:  # e.g. after switching to the smaller test set
         st.session_state.explain_pick = mistakes_first[0]
     with st.container(border=True, horizontal=True, gap="medium"):
@@ -317,6 +331,8 @@ if bp_view.notice:
     (st.success if kind == "success" else st.warning)(notice)
 if bp_view.example is not None:
     st.progress(bp_view.progress, text=bp_view.status)
+    if bp_view.now:
+        st.markdown(bp_view.now)
     if bp_view.done:
         st.success(bp_view.done, icon=":material/check_circle:")
     graph, order = st.columns([6, 1], gap="medium")
@@ -370,9 +386,8 @@ def your_photos() -> None:
     if not files:
         st.caption(photos.tips(n_train))
         return
-    if training.start == settings.FRESH and training.epoch == 0:
-        st.warning("The model is untrained (a fresh random initialization), so these predictions are "
-                   "guesses until you train it.", icon=":material/warning:")
+    if photos.untrained(training):
+        st.warning(photos.UNTRAINED_WARNING, icon=":material/warning:")
     st.segmented_control("Fit to the square", options=list(photos.FIT_LABELS),
                          format_func=photos.FIT_LABELS.get, required=True, key="fit",
                          help="Centre crop keeps proportions; Squash resizes the whole photo, as the "
@@ -395,23 +410,24 @@ def your_photos() -> None:
 
 
 def show_photo(training: session.TrainingSession, item, prediction) -> int | None:
-    """One photo: as given, as the model sees it, where it looks, and its prediction; returns its true label
-    once the visitor has set one."""
+    """One photo: its name, the model's answer and a choice of true label, then the photo as given, as the model
+    sees it and where it looks; returns its true label once the visitor has set one."""
     with st.container(border=True, horizontal=True, gap="medium"):
+        with st.container(width=VERDICT_WIDTH):  # first: on a phone the pictures wrap below it, not above
+            st.markdown(f"**{text.escape_markdown(item.name)}**")
+            st.subheader(prediction.caption(resources.classes), anchor=False)
+            st.progress(prediction.p_cat, text=prediction.probability_text)
+            truth = st.segmented_control(
+                "True label", options=[1, 0], format_func=lambda c: resources.classes[c],
+                key=f"truth_{item.file_id}", help="What the photo really shows. Labelled photos get a TL/MP grid "
+                "below.")
         with st.container(width=PHOTO_WIDTH, horizontal_alignment="center"):
             st.image(item.prepared.display, caption="your photo",
                      width=photos.display_width(item.prepared.display.size, PHOTO_WIDTH))
         st.image(gallery.upscale(item.prepared.preview), width=gallery.UPSCALED_WIDTH, caption="what the model sees")
         show_where_it_looks(training, ("upload", item.file_id, st.session_state.fit), item.prepared.preview,
                             item.prepared.x)
-        with st.container(width="stretch"):
-            st.markdown(f"**{text.escape_markdown(item.name)}**")
-            st.subheader(prediction.caption(resources.classes), anchor=False)
-            st.progress(prediction.p_cat, text=prediction.probability_text)
-            return st.segmented_control(
-                "True label", options=[1, 0], format_func=lambda c: resources.classes[c],
-                key=f"truth_{item.file_id}", help="What the photo really shows. Labelled photos get a TL/MP grid "
-                "below.")
+    return truth
 
 
 def show_labelled_grid(labelled: list) -> None:

@@ -76,7 +76,7 @@ def views_switched_off():
     saved = insight.first_layer_view, insight.health_chart, insight.heatmap_png
     insight.first_layer_view = lambda training, view: insight.FirstLayerView(view, [], [], "")
     insight.health_chart = lambda history, rolled_back=(): ({"epoch": []}, {})
-    insight.heatmap_png = lambda training, image, x: blank
+    insight.heatmap_png = lambda training, image, x: insight.Heatmap(blank, flat=False)
     try:
         yield
     finally:

@@ -383,7 +383,10 @@ def _bce_rule(walk: Walk, node: Value) -> Rule:
     m = z.shape[0] if z.ndim else 1
     return Rule(f"{out} = mean(softplus({z_name}) - {y} * {z_name})  # BCE on the logits",
                 (f"{z_name}.grad += {out}.grad * (sigmoid({z_name}) - {y}) / {m}",),
-                (f"Each of the {m} images sends back its P(cat) minus its label: negative for a cat (its logit "
+                (f"BCE is binary cross-entropy, -[y log p + (1 - y) log(1 - p)] averaged over the images, with "
+                 f"p = sigmoid({z_name}) = P(cat). Written with the logit {z_name} (the score before the sigmoid), "
+                 "softplus(z) = log(1 + e^z), it is the same number and never takes log(0).",
+                 f"Each of the {m} images sends back its P(cat) minus its label: negative for a cat (its logit "
                  "should rise), positive for a non-cat, near zero for an image the model already gets right "
                  "with confidence.",))
 
@@ -481,9 +484,9 @@ def _axes_of(walk: Walk, node: Value) -> tuple[str, str]:
     return "row", "column"
 
 
-def _colour_scale(limit: float) -> str:
-    return (f"Red: raising that number raises the loss; blue: lowers it (the update moves against it). "
-            f"White is 0, full colour ±{limit:.2g}.")
+def _colour_scale(limit: float, bars: bool = False) -> str:
+    return ("Red: raising that number raises the loss; blue: lowers it (the update moves against it). "
+            + (f"The longest bar is ±{limit:.2g}." if bars else f"White is 0, full colour ±{limit:.2g}."))
 
 
 def picture(walk: Walk, node: Value) -> Picture | None:
@@ -500,13 +503,15 @@ def picture(walk: Walk, node: Value) -> Picture | None:
                                     f"the ReLU to {them}.")
         return Picture("tiles", f"`{name}.grad`, one image per {row}: its {INPUT_SIZE:,} numbers as a "
                        f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} picture, the three colour channels summed. "
-                       + _colour_scale(limit) + why,
+                       + _colour_scale(limit) + " Inside the network draws minus this gradient, in colour: the way "
+                       "the weights move." + why,
                        tuple(images), tuple(f"{row} {i}" for i in range(1, len(grad) + 1)))
     limit = float(np.abs(grad).max())
     scale = _colour_scale(limit)
     if grad.ndim == 1 or 1 in grad.shape:
         axis = column if grad.ndim == 2 and grad.shape[0] == 1 else row
-        return Picture("bars", f"`{name}.grad`, one bar per {axis}. " + scale, chart=bars_chart(grad.reshape(-1), axis))
+        return Picture("bars", f"`{name}.grad`, one bar per {axis}. " + _colour_scale(limit, bars=True),
+                       chart=bars_chart(grad.reshape(-1), axis))
     if grad.shape[0] > grad.shape[1]:  # the long side across the page
         return Picture("heatmap", f"`{name}.grad` {shape_text(grad.shape)}, transposed to fit: one column per "
                        f"{row}, one row per {column}. " + scale, (heatmap(grad.T, limit),))
@@ -544,7 +549,7 @@ def detail(walk: Walk) -> Detail | None:
         gradient = f"`{name}.grad` = ∂{root}/∂{name} = **{format_number(node.grad)}**"
     else:
         gradient = (f"`{name}.grad` = ∂{root}/∂{name}: shape {shape_text(node.shape)}, "
-                    f"norm **{np.linalg.norm(node.grad):.4g}**")
+                    f"size (norm: the square root of the sum of squares) **{np.linalg.norm(node.grad):.4g}**")
     if node is walk.loss:
         gradient += ": the seed, where backward starts"
     else:
@@ -738,6 +743,16 @@ class SectionView:
     @property
     def graph_caption(self) -> str:
         return WHY_ORDER + (FULL_SCREEN if self.graph_width == "stretch" else "")
+
+    @property
+    def now(self) -> str:
+        """The current node and what it just did, in one line beside the buttons (its full story is below the
+        graph: a phone's screen away)."""
+        if self.detail is None:
+            return ""
+        node = self.detail.title.split(": ", 1)[1]  # the title without its "Step k of N", which the bar shows
+        backward = "; ".join(f"`{line.split('  #')[0]}`" for line in self.detail.rule.backward)
+        return f"Just visited: {node} · " + (backward or "a leaf, nothing to pass on")
 
 
 class Stepper:

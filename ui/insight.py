@@ -133,8 +133,9 @@ def first_layer_values(training, view: str) -> tuple[np.ndarray | None, str]:
                           "step rolled back after a breakdown leaves none either.")
         step = (f"the step the backprop stepper walked (epoch {epoch:,} to {epoch + 1:,} of this run, not applied "
                 "yet)" if gradient_epoch == epoch else f"the last step (epoch {epoch - 1:,} to {epoch:,} of this run)")
-        return -grad, (f"Minus the gradient of {step}: the direction plain gradient descent moves each weight. An "
-                       "all-grey tile is a unit no gradient reaches (a dead ReLU).")
+        return -grad, (f"Minus the gradient of {step}: the direction plain gradient descent moves each weight (See "
+                       "backprop draws the gradient itself, in red and blue). An all-grey tile is a unit no gradient "
+                       "reaches (a dead ReLU).")
     seed = start_seed(training)
     if seed is None:
         return None, "The random start of these weights is unknown, so what training added cannot be shown."
@@ -189,12 +190,18 @@ def heatmap(image: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     return np.rint(amount * heat_colors(amount[..., 0]) + (1 - amount) * grey).astype(np.uint8)
 
 
-def heatmap_png(training, image: np.ndarray, x: np.ndarray) -> bytes:
+@dataclass(frozen=True)
+class Heatmap:
+    png: bytes
+    flat: bool  # no pixel moves the answer at all: the picture is the grey photo alone (see FLAT_HEATMAP_NOTE)
+
+
+def heatmap_png(training, image: np.ndarray, x: np.ndarray) -> Heatmap:
     """The "where the model looks" picture of one model input x (1, pixels) and its (h, w, 3) image: upscaled and
     centred on a canvas as wide as a grid tile, so its caption fits on one line."""
     with training.lock:
         gradient = saliency(training.model, x)[0]
-    return png_bytes(tile(heatmap(image, gradient), mistake=False), colors=256)
+    return Heatmap(png_bytes(tile(heatmap(image, gradient), mistake=False), colors=256), not gradient.any())
 
 
 # --- kept per visitor -----------------------------------------------------------------------------
@@ -232,7 +239,7 @@ class Pictures:
         return self.get(training, ("health",), lambda: health_chart(training.trainer.history,
                                                                     training.trainer.rolled_back))
 
-    def heatmap(self, training, key, image: np.ndarray, x: np.ndarray) -> bytes:
+    def heatmap(self, training, key, image: np.ndarray, x: np.ndarray) -> Heatmap:
         """The heatmap PNG of one input, e.g. key ("upload", file id, fit) or ("test", index)."""
         return self.get(training, ("heatmap", *key), lambda: heatmap_png(training, image, x))
 
@@ -324,6 +331,11 @@ def health_chart(history: list, rolled_back: list = (), height: int = 110) -> tu
     return data, spec
 
 
+def mistakes_first(items: dict) -> list:
+    """The picker's order of {index: grid item}: the model's mistakes, then the rest, each in the grid's order."""
+    return sorted(items, key=lambda index: items[index].correct)  # sorted() is stable
+
+
 def pick_label(split_name: str, index: int, item) -> str:
     """'Test image 12 · TL: cat | MP: non-cat ✗' for the picker of grid images."""
     return f"{split_name.capitalize()} image {index + 1} · {item.caption}" + ("" if item.correct else " ✗")
@@ -349,6 +361,9 @@ TILE_LEGENDS = {  # what grey, bright and dark mean in each view's tiles
                  "would raise the weight on that colour there, darker that it would lower it. " + _OWN_SCALE),
 }
 _PATCH = f"{2 * PATCH_RADIUS + 1}×{2 * PATCH_RADIUS + 1}"
+FLAT_HEATMAP_NOTE = ("Plain grey: nothing here moves the answer. For this image every path from the pixels to the "
+                     "output passes a ReLU that is off (a layer whose units all give 0), so no small change to any "
+                     "pixel changes P(cat): the model answers from its biases alone.")
 HEATMAP_NOTE = (f"**Where the model looks**: how much brightening each {_PATCH} patch of the "
                 f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} input would move the verdict (the gradient of the logit with "
                 "respect to the pixels, by the engine's own backward pass); bright yellow where it would move most. "

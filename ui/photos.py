@@ -15,10 +15,18 @@ import numpy as np
 from model.cat import CLASSES, is_cat
 from model.images import FITS, ImageError, PreparedImage, prepare_image
 from ui.gallery import MP_KEY, prediction_caption
+from ui.settings import FRESH
 from ui.text import escape_markdown
 
 log = logging.getLogger(__name__)
 
+def untrained(training) -> bool:
+    """A fresh random initialization that has not trained a single epoch: its answers are guesses."""
+    return training.start == FRESH and training.epoch == 0
+
+
+UNTRAINED_WARNING = ("The model is untrained (a fresh random initialization), so these predictions are guesses "
+                     "until you train it.")
 ACCEPTED_TYPES = ("jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff")
 # What the upload widget is given: the extensions, plus the matching MIME types. With a MIME type in the
 # list, Streamlit leaves the filtering to the browser (file dialog and drop zone) instead of raising an

@@ -14,7 +14,7 @@ import numpy as np
 from engine import no_grad
 from model.cat import cat_mlp
 from model.optim import OPTIMIZERS
-from model.trainer import ChunkResult, Divergence, PendingStep, Record, Trainer
+from model.trainer import ChunkResult, PendingStep, Record, Trainer
 from model.weights import clone_model, weights_bytes
 from ui.live import CHART_REFRESH, View, live_view
 from ui.photos import UploadCache
@@ -23,6 +23,7 @@ from ui.scheduler import Full, Scheduler, shared
 from ui.settings import (
     DEFAULT_EPOCHS,
     DEFAULT_LR,
+    DEFAULT_LRS,
     DEFAULT_OPTIMIZER,
     DEFAULT_SEED,
     EVAL_EVERY,
@@ -31,6 +32,7 @@ from ui.settings import (
     STARTS,
     STEP_EPOCHS,
 )
+from ui.text import format_lr
 
 TICK_SECONDS = 0.2  # training time per tick while playing; the page redraws after each tick
 TICK_BUDGET = 1.0  # ticks run back to back within one fragment run for about this long
@@ -39,8 +41,8 @@ TURN_WAIT = 0.25  # s a tick waits for its turn before it gives the page back to
 SPEED_WINDOW = 3.0  # seconds of ticks that epochs/s averages over
 _WEIGHTS_VERSIONS = itertools.count(1)  # shared by all sessions, so a version never names two different models
 _SESSION_KEYS = itertools.count(1)  # each session's name in the scheduler's queue
-ADAM_FRESH_HINT = (" Adam from a fresh initialization kills this network even at small learning rates; try SGD, "
-                   "or start from the pretrained weights.")
+ADAM_HINT = (f" Adam moves every weight by about the learning rate at each step, so it needs a far smaller rate "
+             f"than SGD here: {format_lr(DEFAULT_LRS['adam'])} trains from either start.")
 
 
 class SpeedMeter:
@@ -188,8 +190,8 @@ class TrainingSession:
             self.current = result.current
             self.weights_version = next(_WEIGHTS_VERSIONS)
             if result.diverged:
-                adam_died = result.stop is Divergence.DIED and self.optimizer == "adam" and self.start == FRESH
-                self.warning = result.message + (ADAM_FRESH_HINT if adam_died else "")
+                too_fast_for_adam = self.optimizer == "adam" and self.lr > DEFAULT_LRS["adam"]
+                self.warning = result.message + (ADAM_HINT if too_fast_for_adam else "")
             self.meter.add(self.clock(), self.epoch, max(result.epochs, 0), result.seconds)
 
     # ---------------------------------------------------------------- the backprop stepper (ui/backprop.py)

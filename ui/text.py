@@ -9,13 +9,23 @@ import numpy as np
 from model.cat import cat_mlp
 from model.functional import bce_with_logits
 from model.nn import Sequential
-from ui.settings import DEFAULT_SEED, EVAL_EVERY, OPTIMIZER_LABELS, PRETRAINED
+from ui.settings import DEFAULT_LRS, DEFAULT_SEED, EVAL_EVERY, LR_CHOICES, OPTIMIZER_LABELS, PRETRAINED
 
 
 def format_lr(lr: float) -> str:
     """0.0075 -> '0.0075', 1.0 -> '1', 0.00015 -> '0.00015' (never scientific notation)."""
     text = f"{lr:.6f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+LR_HELP = (f"Log scale, from {format_lr(LR_CHOICES[0])} to {format_lr(LR_CHOICES[-1])}. A change applies from the "
+           f"next chunk of training, even while playing. SGD starts at the course's {format_lr(DEFAULT_LRS['sgd'])}; "
+           f"Adam, which moves every weight by about this much at each step, at {format_lr(DEFAULT_LRS['adam'])}.")
+
+
+def lr_switched(optimizer: str, lr: float) -> str:
+    """The notice when a switch of optimizer brings that optimizer's own learning rate."""
+    return f"Learning rate set to {format_lr(lr)}, where {OPTIMIZER_LABELS[optimizer]} trains this network."
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&\"'@^%/,;?])")
@@ -96,8 +106,9 @@ def describe_start(training) -> str:
         start = f"a fresh {kind}initialization (seed {training.seed})"
     text = (f"This run started from {start} and trains with {OPTIMIZER_LABELS[training.optimizer]} at learning "
             f"rate {format_lr(training.lr)}.")
-    if training.start == PRETRAINED and training.epoch == 0 and training.can_train:
-        text += " To watch the network learn from scratch, pick **Fresh init** in the sidebar."
+    if training.start == PRETRAINED and training.can_train:
+        text += (" More training mostly fits the training images ever more tightly, so the test numbers wobble: to "
+                 "watch the network learn from scratch, pick **Fresh init** in the sidebar.")
     return text
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from model.optim import OPTIMIZERS
-from ui.settings import LR_CHOICES, MAX_EPOCHS, MAX_SEED, MIN_EPOCHS, MIN_SEED, STARTS
+from ui.settings import DEFAULT_LRS, LR_CHOICES, MAX_EPOCHS, MAX_SEED, MIN_EPOCHS, MIN_SEED, STARTS
 from ui.text import escape_markdown, format_lr
 
 KEYS = ("lr", "epochs", "optimizer", "start", "seed")  # the parameters, named like the page's widget keys
@@ -125,6 +125,8 @@ def read_settings(params: Mapping[str, Sequence[str] | str], defaults: Mapping |
             continue
         if note:
             notices.append(f"{_shown(key, values)} in the link: {note}.")
+    if "optimizer" in settings and "lr" not in settings:  # ?optimizer=adam alone: at Adam's rate, not SGD's
+        settings["lr"] = DEFAULT_LRS[settings["optimizer"]]
     return FromAddress(settings, notices)
 
 
@@ -137,6 +139,8 @@ def to_params(state: Mapping, defaults: Mapping) -> dict[str, str]:
         value = state.get(key)
         if value is not None and value != defaults.get(key):
             params[key] = link_text(key, value)
+    if "optimizer" in params and "lr" not in params and state.get("lr") is not None:
+        params["lr"] = link_text("lr", state["lr"])  # else the link would read as that optimizer's own rate
     return params
 
 

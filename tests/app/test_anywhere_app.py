@@ -222,13 +222,28 @@ def test_changing_a_setting_updates_the_address_and_the_link_round_trips(open_pa
     share = next(c.value for c in at.code)  # in the Share popover of the control row
     assert share == "?" + "&".join(f"{k}={v}" for k, v in expected.items())  # no browser here: no base URL
     at.select_slider(key="lr").set_value(settings.DEFAULT_LR).run()
-    assert "lr" not in at.query_params  # back to the default: the address says nothing about it
+    assert at.query_params["lr"] == "0.0075"  # SGD's default, but with Adam: "optimizer=adam" alone means Adam's rate
 
     again = open_page(dict(at.query_params))
     run = training(again)
     assert (run.lr, run.target, run.optimizer, run.start, run.seed) == (settings.DEFAULT_LR, 400, "adam",
                                                                         settings.FRESH, 5)
     no_exception(again)
+
+
+def test_switching_to_adam_brings_adams_own_rate_and_back(open_page):
+    at = open_page()
+    at.segmented_control(key="optimizer").set_value("adam").run()
+    assert at.select_slider(key="lr").value == pytest.approx(settings.DEFAULT_LRS["adam"])
+    assert training(at).lr == settings.DEFAULT_LRS["adam"] and training(at).optimizer == "adam"
+    assert any("Learning rate set to 0.00002, where Adam trains" in toast for toast in toasts(at))
+    assert at.query_params == {"optimizer": "adam", "lr": "0.00002"}
+    at.segmented_control(key="optimizer").set_value("sgd").run()
+    assert training(at).lr == settings.DEFAULT_LR and at.query_params == {}
+    at.select_slider(key="lr").set_value(0.01).run()
+    at.segmented_control(key="optimizer").set_value("adam").run()
+    assert training(at).lr == 0.01  # a rate the visitor chose stays theirs
+    no_exception(at)
 
 
 def test_the_address_is_read_on_a_sessions_first_run_only(open_page):

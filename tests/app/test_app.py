@@ -84,7 +84,7 @@ def test_every_control_exists_under_its_key(app):
         assert app.session_state[key] is not None or key == "upload"
     lr = app.select_slider(key="lr")
     assert lr.value == pytest.approx(0.0075)
-    assert float(lr.options[0]) == pytest.approx(1e-4) and float(lr.options[-1]) == pytest.approx(1.0)
+    assert float(lr.options[0]) == pytest.approx(1e-5) and float(lr.options[-1]) == pytest.approx(1.0)
     assert app.number_input(key="epochs").value == 2500
     for key in ("play", "pause", "step", "reset"):
         assert app.button(key=key).key == key

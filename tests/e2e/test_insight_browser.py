@@ -154,7 +154,7 @@ def test_the_gradient_view_and_a_dying_network(app, screenshot):
     page.wait_for_timeout(500)
     screenshot(page, "insight-dying", docs=True)
 
-    app.widget("lr").locator("input[type=range]").press("Home")  # 0.0001: a rate that trains
+    app.widget("lr").locator("input[type=range]").press("Home")  # the lowest rate, 0.00001: one that trains
     app.click("step")
     expect(page.get_by_text("Minus the gradient of the last step", exact=False)).to_be_visible()
     expect_tiles(app)

@@ -288,6 +288,16 @@ def test_a_parameters_note_quotes_the_update_of_the_runs_own_optimizer(resources
     assert update in note and ("SGD" in note) == (optimizer == "sgd")
 
 
+def test_the_line_beside_the_buttons_names_the_node_just_visited_and_its_rule(resources):
+    training, stepper = session.TrainingSession(resources), bp.Stepper(bp.NETWORK)
+    assert stepper.view(training, "TB").now == ""  # nothing visited yet
+    for _ in range(3):
+        stepper.back(training)
+    assert stepper.view(training, "TB").now == "Just visited: `h3`, `relu` · `z3.grad += h3.grad * (z3 > 0)`"
+    stepper.finish(training)
+    assert stepper.view(training, "TB").now == "Just visited: `W1`, a parameter · a leaf, nothing to pass on"
+
+
 def test_pictures_of_the_gradients(resources):
     training = session.TrainingSession(resources)
     walk = bp.network_example(training).walk

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from model.cat import IMAGE_SHAPE, INPUT_SIZE, cat_mlp
+from model.explain import saliency
 from model.trainer import LayerHealth, Record
 from ui import gallery, insight, session, settings
 from ui import resources as shared
@@ -151,8 +152,19 @@ def test_the_heatmap_paints_over_a_grey_copy_of_the_input(resources):
     assert far[0] == far[1] == far[2] == np.rint(0.8 * image[-1, -1].mean())
     np.testing.assert_array_equal(picture[0, 0], insight.HEAT_STOPS[-1])  # the most sensitive spot, fully painted
     run = session.TrainingSession(resources)
-    png = insight.heatmap_png(run, image, split.x[:1])
+    png = insight.heatmap_png(run, image, split.x[:1]).png
     assert decode(png).shape == (136, gallery.TILE_WIDTH, 3) and len(png) < 30_000  # upscaled 2x, on a canvas
+
+
+def test_a_heatmap_says_when_no_pixel_moves_the_answer(resources):
+    split, run = resources.split("test"), session.TrainingSession(resources)
+    gradients = saliency(run.model, split.x)
+    flat = [i for i in range(len(split.x)) if not gradients[i].any()]  # a layer all off for these images
+    assert flat and len(flat) < len(split.x)  # the shipped model has both kinds among the test images
+    for i in (flat[0], next(i for i in range(len(split.x)) if i not in flat)):
+        picture = insight.heatmap_png(run, split.images[i], split.x[i:i + 1])
+        assert picture.flat == (i in flat)
+    assert "nothing here moves the answer" in insight.FLAT_HEATMAP_NOTE
 
 
 # --- the layer-health chart -----------------------------------------------------------------------

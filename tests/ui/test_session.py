@@ -13,7 +13,7 @@ from model.dataset import TRAIN_FILE
 from model.nn import Linear, ReLU, Sequential, Sigmoid
 from model.trainer import Record
 from model.weights import load_weights, save_weights
-from ui import live, session, settings
+from ui import live, photos, session, settings
 from ui import resources as shared
 from ui.text import describe_start, explain_markdown, format_lr, graph_summary
 
@@ -37,7 +37,7 @@ def params(model):
 
 def test_lr_choices_are_log_spaced_from_1e4_to_1():
     choices = np.array(settings.LR_CHOICES)
-    assert choices[0] == pytest.approx(1e-4) and choices[-1] == 1.0
+    assert choices[0] == pytest.approx(1e-5) and choices[-1] == 1.0
     assert settings.DEFAULT_LR in settings.LR_CHOICES
     steps = np.diff(np.log(choices))
     assert (steps > 0).all() and steps.max() / steps.min() < 2.1
@@ -189,9 +189,9 @@ def test_a_session_starts_as_the_pretrained_model(resources):
         assert mine.data is not pretrained.data and mine.dtype == shared.TRAIN_DTYPE
     assert describe_start(run).startswith("This run started from the pretrained weights (already trained "
                                            "2,500 epochs) and trains with SGD at learning rate 0.0075.")
-    assert "Fresh init" in describe_start(run)  # the tip, until the run has trained
     run.step()
-    assert "Fresh init" not in describe_start(run)
+    assert "test numbers wobble" in describe_start(run) and "Fresh init" in describe_start(run)  # while it trains
+    assert "Fresh init" not in describe_start(session.TrainingSession(resources, start=settings.FRESH))
 
 
 def test_fresh_start_is_the_reference_initialization(resources):
@@ -346,10 +346,22 @@ def test_a_network_killed_by_the_last_update_of_a_chunk_is_caught(resources):
     assert run.epoch == 0 and run.current.epoch == 0  # rolled back to the best (the starting) weights
 
 
-def test_adam_from_a_fresh_start_gets_a_hint(resources):
-    run = session.TrainingSession(resources, start=settings.FRESH, optimizer="adam")
-    run.step(200)
-    assert run.warning and "Adam from a fresh initialization" in run.warning
+@pytest.mark.parametrize("start", [settings.FRESH, settings.PRETRAINED])
+def test_adam_at_sgds_rate_breaks_down_with_a_hint_and_trains_at_its_own(resources, start):
+    run = session.TrainingSession(resources, start=start, optimizer="adam")  # at SGD's 0.0075
+    run.step(50)
+    assert run.warning and "0.00002 trains from either start" in run.warning
+    run = session.TrainingSession(resources, start=start, optimizer="adam", lr=settings.DEFAULT_LRS["adam"])
+    loss = run.current.train_loss
+    run.step(50)
+    assert not run.warning and run.epoch == 50 and run.current.train_loss < loss
+
+
+def test_switching_optimizer_brings_its_own_rate_unless_the_visitor_chose_one():
+    assert settings.lr_after_switch(0.0075, "sgd", "adam") == settings.DEFAULT_LRS["adam"]
+    assert settings.lr_after_switch(settings.DEFAULT_LRS["adam"], "adam", "sgd") == 0.0075
+    assert settings.lr_after_switch(0.01, "sgd", "adam") == 0.01  # the visitor's own choice stays
+    assert all(lr in settings.LR_CHOICES for lr in settings.DEFAULT_LRS.values())
 
 
 def test_without_data_the_session_predicts_but_cannot_train(no_data):
@@ -504,6 +516,13 @@ def test_a_visitor_beyond_the_cap_gets_a_message_and_does_not_play(resources):
     first.pause()  # a Pause frees the place at once
     second.play()
     assert second.playing and scheduler.playing == 1
+
+
+def test_only_a_fresh_run_that_has_not_trained_is_untrained(resources):
+    fresh = session.TrainingSession(resources, start=settings.FRESH)
+    assert photos.untrained(fresh) and not photos.untrained(session.TrainingSession(resources))  # shipped: trained
+    fresh.step(epochs=1)
+    assert not photos.untrained(fresh)
 
 
 def test_a_visitor_dropped_as_gone_whose_place_was_taken_gets_the_message_not_an_exception(resources):

@@ -72,7 +72,7 @@ def test_numbers_that_are_not_numbers_or_not_finite_are_ignored(key, text):
 
 
 @pytest.mark.parametrize("key, text", [
-    ("lr", "0"), ("lr", "1e-999"), ("lr", "-0.5"), ("lr", "2"), ("lr", "0.00001"), ("lr", "1e3"),
+    ("lr", "0"), ("lr", "1e-999"), ("lr", "-0.5"), ("lr", "2"), ("lr", "0.000001"), ("lr", "1e3"),
     ("epochs", "0"), ("epochs", "1e-999"), ("epochs", "-300"), ("epochs", "9"), ("epochs", "20001"), ("epochs", "1e9"),
     ("seed", "-1"), ("seed", str(2**31)), ("seed", "1e10"),
 ])
@@ -83,7 +83,7 @@ def test_negative_and_out_of_range_numbers_are_ignored(key, text):
 
 
 def test_range_notices_name_the_range():
-    assert "outside 0.0001 to 1" in read(lr="5").notices[0]
+    assert "outside 0.00001 to 1" in read(lr="5").notices[0]
     assert "outside 10 to 20,000" in read(epochs="5").notices[0]
     assert "outside 0 to 2,147,483,647" in read(seed="-3").notices[0]
 
@@ -108,7 +108,13 @@ def test_unknown_optimizers_and_starts_are_ignored(key, text):
 
 
 def test_names_are_read_regardless_of_case():
-    assert read(optimizer="Adam", start="FRESH").settings == {"optimizer": "adam", "start": "fresh"}
+    assert read(optimizer="Adam", start="FRESH").settings == {"optimizer": "adam", "start": "fresh",
+                                                              "lr": settings.DEFAULT_LRS["adam"]}
+
+
+def test_an_optimizer_without_a_rate_comes_at_its_own_rate():
+    assert read(optimizer="adam").settings == {"optimizer": "adam", "lr": settings.DEFAULT_LRS["adam"]}
+    assert read(optimizer="adam", lr="0.001").settings["lr"] == 0.001  # the link's own rate wins
 
 
 @pytest.mark.parametrize("key", urls.KEYS)
@@ -211,7 +217,7 @@ def test_share_url():
 def test_a_notice_says_what_the_page_uses_instead_of_an_ignored_value():
     got = read_settings({"lr": ["5"], "optimizer": ["rmsprop"], "epochs": ["300.4"]}, DEFAULTS)
     assert got.notices == [
-        "Ignored **lr=5** in the link: outside 0.0001 to 1; the page uses lr=0.0075.",
+        "Ignored **lr=5** in the link: outside 0.00001 to 1; the page uses lr=0.0075.",
         "**epochs=300\\.4** in the link: not a whole number, so 300.",  # adjusted, not ignored: nothing else to say
         "Ignored **optimizer=rmsprop** in the link: not one of sgd, adam; the page uses optimizer=sgd.",
     ]
