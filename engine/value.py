@@ -15,7 +15,8 @@ freed by reference counting as soon as the loss goes out of scope.
 
 A parameter's big zeroed gradient is replaced by the new share rather than added into (`_zeroed`), and
 any other sum is taken in place only in an array that nothing else references (`_sole_holder`): no
-array a user or another node holds ever changes under them.
+array a user or another node holds ever changes under them. No two leaves share a gradient's memory
+(`_own_memory`), so a user may change one parameter's `.grad` in place.
 """
 from __future__ import annotations
 
@@ -465,8 +466,9 @@ _birth_of = operator.attrgetter("_birth")
 def _accumulate(node: Value, grad, leaf_memory: set) -> None:
     """Add `grad` into `node._grad`, reduced to the node's shape and dtype; the first one is assigned.
 
-    A leaf's big zeroed gradient is replaced (`_zeroed`); otherwise the sum is made in place when `node`
-    is the sole holder of its gradient, else as a new array that leaves the old one as others saw it.
+    A leaf's big zeroed gradient is replaced (`_zeroed`), by a copy if another leaf holds that memory
+    (`_own_memory`); otherwise the sum is made in place when `node` is the sole holder of its gradient,
+    else as a new array that leaves the old one as others saw it.
     The zeroed buffer lives until its replacement exists: dropped any earlier, glibc hands a float64
     W1's 2 MB back to the OS and the share faults it in again (~970 page faults a step, +35%).
     """

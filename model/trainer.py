@@ -144,7 +144,8 @@ def evaluate(logits: Sequential, x, y) -> tuple[float, float]:
 
 def diverged_message(lr: float, stop: Divergence, kept_epoch: int, kept_loss: float) -> str:
     """What a person reads after a roll-back to the weights of `kept_epoch`."""
-    return (f"Training diverged at learning rate {lr:g}: {stop.value}. The weights of epoch {kept_epoch}, "
+    rate = np.format_float_positional(lr, trim="-")  # 0.000075, as the page's slider writes it, not 7.5e-05
+    return (f"Training diverged at learning rate {rate}: {stop.value}. The weights of epoch {kept_epoch}, "
             f"with the lowest loss so far ({kept_loss:.4f}), were kept; try a smaller learning rate.")
 
 

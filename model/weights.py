@@ -103,7 +103,10 @@ def load_weights(path) -> tuple[Sequential, dict]:
     source = io.BytesIO(path) if isinstance(path, (bytes, bytearray)) else path
     name = Path(path).name if isinstance(path, (str, os.PathLike)) else "the weight file"
     try:
-        with np.load(source, allow_pickle=False) as npz:
+        loaded = np.load(source, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file: one bare array
+            raise WeightsError(f"{name} holds a single array (.npy), not a weight file (.npz)")
+        with loaded as npz:
             arrays = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise WeightsError(f"{name} does not exist (run `make weights` to train it)") from None

@@ -19,12 +19,6 @@ from ui.settings import FRESH
 from ui.text import escape_markdown
 
 log = logging.getLogger(__name__)
-
-def untrained(training) -> bool:
-    """A fresh random initialization that has not trained a single epoch: its answers are guesses."""
-    return training.start == FRESH and training.epoch == 0
-
-
 UNTRAINED_WARNING = ("The model is untrained (a fresh random initialization), so these predictions are guesses "
                      "until you train it.")
 ACCEPTED_TYPES = ("jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff")
@@ -37,6 +31,11 @@ UPLOADER_TYPES = tuple(f".{ext}" for ext in ACCEPTED_TYPES) + (
 FIT_LABELS = {"crop": "Centre crop", "squash": "Squash"}
 CACHE_SIZE = 32  # prepared uploads kept per session (up to ~1 MB each)
 PREDICTION_KEY = f"{MP_KEY}; P(cat) is how likely it thinks a cat is."  # next to the photo cards' "MP: cat"
+
+
+def untrained(training) -> bool:
+    """A fresh random initialization that has not trained a single epoch: its answers are guesses."""
+    return training.start == FRESH and training.epoch == 0
 
 
 def tips(n_train: int) -> str:

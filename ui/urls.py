@@ -110,8 +110,9 @@ def _shown(key: str, values: Sequence[str]) -> str:
 def read_settings(params: Mapping[str, Sequence[str] | str], defaults: Mapping | None = None) -> FromAddress:
     """The settings a link asks for. `params`: each parameter's values, as `st.query_params.get_all` gives
     them (a plain string counts as one value); parameters other than KEYS are not ours and are skipped.
-    A notice for an ignored value names the setting in `defaults` that the page uses instead."""
-    settings, notices = {}, []
+    A notice for an ignored value names what the page uses instead: `defaults`, or the link's optimizer's own rate
+    (a link that names an optimizer and no valid lr gets that optimizer's)."""
+    settings, problems = {}, []  # problems: (key, values, why, ignored)
     for key, parse in PARSERS.items():
         values = params.get(key) or []
         values = [values] if isinstance(values, str) else list(values)
@@ -120,27 +121,35 @@ def read_settings(params: Mapping[str, Sequence[str] | str], defaults: Mapping |
         try:
             settings[key], note = parse(_single(values))
         except BadValue as why:
-            instead = f"; the page uses {key}={link_text(key, defaults[key])}" if key in (defaults or {}) else ""
-            notices.append(f"Ignored {_shown(key, values)} in the link: {why}{instead}.")
+            problems.append((key, values, str(why), True))
             continue
         if note:
-            notices.append(f"{_shown(key, values)} in the link: {note}.")
+            problems.append((key, values, note, False))
     if "optimizer" in settings and "lr" not in settings:  # ?optimizer=adam alone: at Adam's rate, not SGD's
         settings["lr"] = DEFAULT_LRS[settings["optimizer"]]
+    used = {**(defaults or {}), **settings}  # what the page will use for each setting
+    notices = []
+    for key, values, why, ignored in problems:
+        if not ignored:
+            notices.append(f"{_shown(key, values)} in the link: {why}.")
+            continue
+        instead = f"; the page uses {key}={link_text(key, used[key])}" if key in used else ""
+        notices.append(f"Ignored {_shown(key, values)} in the link: {why}{instead}.")
     return FromAddress(settings, notices)
 
 
 # ---------------------------------------------------------------------------------------------- writing
 
 def to_params(state: Mapping, defaults: Mapping) -> dict[str, str]:
-    """What the address should carry: each setting in `state` that differs from `defaults`, as link text."""
+    """What the address should carry: each setting in `state` that differs from `defaults`, as link text; the lr
+    too whenever the optimizer is written (else the link would read as that optimizer's own rate)."""
     params = {}
     for key in KEYS:
         value = state.get(key)
         if value is not None and value != defaults.get(key):
             params[key] = link_text(key, value)
     if "optimizer" in params and "lr" not in params and state.get("lr") is not None:
-        params["lr"] = link_text("lr", state["lr"])  # else the link would read as that optimizer's own rate
+        params["lr"] = link_text("lr", state["lr"])
     return params
 
 

@@ -244,3 +244,11 @@ def test_a_roll_back_drops_the_gradients_and_the_next_chunk_forgets_it(dataset):
     assert not any(p.grad.any() for p in trainer.model.parameters())  # they came from steps undone
     trainer.lr = 0.0075
     assert not trainer.run(epochs=3).diverged and trainer.rolled_back == []
+
+
+@pytest.mark.parametrize("lr, written", [(7.5e-5, "0.000075"), (0.0075, "0.0075"), (1.0, "1")])
+def test_a_breakdown_names_the_rate_as_the_slider_writes_it(lr, written):
+    from model.trainer import Divergence, diverged_message
+
+    message = diverged_message(lr, Divergence.DIED, kept_epoch=0, kept_loss=0.77)
+    assert message.startswith(f"Training diverged at learning rate {written}: ") and "e-0" not in message

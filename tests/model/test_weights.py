@@ -114,6 +114,10 @@ def corrupt(case) -> bytes:
         return npz_bytes(**with_meta(arrays, format="keras"))
     if case == "integer dtype":
         return npz_bytes(**with_meta(arrays, dtype="int64"))
+    if case == "npy file":
+        buffer = io.BytesIO()
+        np.save(buffer, np.zeros(3))
+        return buffer.getvalue()
     if case in ("unknown dtype", "dtype not text"):
         return npz_bytes(**with_meta(arrays, dtype="foo" if case == "unknown dtype" else [4]))
     if case == "nan weights":
@@ -125,7 +129,7 @@ def corrupt(case) -> bytes:
 
 CASES = ["truncated", "empty", "not a zip", "missing array", "extra array", "wrong shape", "other architecture",
          "unknown layer", "bad sizes", "no metadata", "bad json", "other format", "integer dtype",
-         "unknown dtype", "dtype not text", "nan weights", "pickled object"]
+         "unknown dtype", "dtype not text", "npy file", "nan weights", "pickled object"]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -35,7 +35,7 @@ def params(model):
 # --- settings and formatting ---------------------------------------------------------------------
 
 
-def test_lr_choices_are_log_spaced_from_1e4_to_1():
+def test_lr_choices_are_log_spaced_from_1e5_to_1():
     choices = np.array(settings.LR_CHOICES)
     assert choices[0] == pytest.approx(1e-5) and choices[-1] == 1.0
     assert settings.DEFAULT_LR in settings.LR_CHOICES

@@ -1,6 +1,7 @@
 """Settings in the address: every bad value is ignored with a notice naming it, never an exception."""
 import pytest
 
+from model.optim import OPTIMIZERS
 from ui import settings, urls
 from ui.urls import read_settings, share_url, sync, to_params
 
@@ -115,6 +116,13 @@ def test_names_are_read_regardless_of_case():
 def test_an_optimizer_without_a_rate_comes_at_its_own_rate():
     assert read(optimizer="adam").settings == {"optimizer": "adam", "lr": settings.DEFAULT_LRS["adam"]}
     assert read(optimizer="adam", lr="0.001").settings["lr"] == 0.001  # the link's own rate wins
+    got = read_settings({"optimizer": ["adam"], "lr": ["5"]}, DEFAULTS)
+    assert got.settings["lr"] == settings.DEFAULT_LRS["adam"]
+    assert got.notices == ["Ignored **lr=5** in the link: outside 0.00001 to 1; the page uses lr=0.00002."]
+
+
+def test_every_optimizer_has_its_own_starting_rate():
+    assert set(settings.DEFAULT_LRS) == set(OPTIMIZERS)
 
 
 @pytest.mark.parametrize("key", urls.KEYS)
