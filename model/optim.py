@@ -1,4 +1,5 @@
-"""Optimizers: they read each parameter's `.grad` and update `.data` in place, outside any graph."""
+"""Optimizers: they read each parameter's `.grad` and update `.data` in place, outside any graph; and how a
+learning rate is written for people (`format_lr`)."""
 import numpy as np
 
 
@@ -88,3 +89,9 @@ class Adam(Optimizer):
 
 # Every optimizer the Trainer, the CLI and the page offer, by the name they are chosen with.
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def format_lr(lr: float) -> str:
+    """0.0075 -> '0.0075', 1.0 -> '1', 0.00015 -> '0.00015' (never scientific notation)."""
+    text = f"{lr:.6f}".rstrip("0").rstrip(".")
+    return text or "0"

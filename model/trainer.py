@@ -15,7 +15,7 @@ from engine import Value, no_grad, stable_sigmoid
 from model.cat import is_cat
 from model.functional import bce_with_logits
 from model.nn import Linear, ReLU, Sequential, Sigmoid
-from model.optim import OPTIMIZERS
+from model.optim import OPTIMIZERS, format_lr
 
 BLOW_UP = 10  # a loss this many times the best so far is a blow-up (the reference run spikes twofold once)
 
@@ -144,8 +144,7 @@ def evaluate(logits: Sequential, x, y) -> tuple[float, float]:
 
 def diverged_message(lr: float, stop: Divergence, kept_epoch: int, kept_loss: float) -> str:
     """What a person reads after a roll-back to the weights of `kept_epoch`."""
-    rate = np.format_float_positional(lr, trim="-")  # 0.000075, as the page's slider writes it, not 7.5e-05
-    return (f"Training diverged at learning rate {rate}: {stop.value}. The weights of epoch {kept_epoch}, "
+    return (f"Training diverged at learning rate {format_lr(lr)}: {stop.value}. The weights of epoch {kept_epoch}, "
             f"with the lowest loss so far ({kept_loss:.4f}), were kept; try a smaller learning rate.")
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine import Value
-from model.cat import IMAGE_SHAPE, INPUT_SIZE
+from model.cat import IMAGE_SHAPE, INPUT_SIZE, REFERENCE_OPTIMIZER
 from ui.gallery import png_bytes, upscale
 
 RANK_WIDTH, MAX_GRAPH_WIDTH = 150, 800  # px per column of the graph; wider than this, it fills the column
@@ -59,7 +59,7 @@ class Walk:
     network's walk fills the parameters' `.grad`, which training must not touch meanwhile)."""
 
     def __init__(self, loss: Value, names: dict, constants=(), lock=None, leaf_word: str = "leaf",
-                 batch: int | None = None, steps=None, optimizer: str = "sgd"):
+                 batch: int | None = None, steps=None, optimizer: str = REFERENCE_OPTIMIZER):
         self.loss, self.constants, self.leaf_word, self.batch = loss, tuple(constants), leaf_word, batch
         self.optimizer = optimizer  # whose update the parameters' notes quote
         self.order = loss.topological_order()[::-1]  # the backward order: the loss first
@@ -526,11 +526,16 @@ def picture(walk: Walk, node: Value) -> Picture | None:
 class Detail:
     """The current node, explained: its rule, the gradient that arrived, where it went, a picture."""
 
-    title: str  # Markdown
+    step: str  # "Step 3 of 16"
+    node: str  # Markdown: the node's name and its op ("`h3`, `relu`")
     rule: Rule
     gradient: str  # Markdown
     passed: tuple  # Markdown, one per operand
     picture: Picture | None
+
+    @property
+    def title(self) -> str:
+        return f"{self.step}: {self.node}"
 
     @property
     def passed_markdown(self) -> str:
@@ -544,7 +549,6 @@ def detail(walk: Walk) -> Detail | None:
         return None
     name, root = walk.name(node), walk.name(walk.loss)
     what = f"`{node.op}`" if node.op else f"a {walk.leaf_word}"
-    title = f"Step {walk.done} of {walk.total}: `{name}`, {what}"
     if walk.numbers or node.size == 1:
         gradient = f"`{name}.grad` = ∂{root}/∂{name} = **{format_number(node.grad)}**"
     else:
@@ -554,7 +558,8 @@ def detail(walk: Walk) -> Detail | None:
         gradient += ": the seed, where backward starts"
     else:
         gradient += ", complete: every node that used it has passed its share back"
-    return Detail(title, rule(walk, node), gradient, _passed(walk, node), picture(walk, node))
+    return Detail(f"Step {walk.done} of {walk.total}", f"`{name}`, {what}", rule(walk, node), gradient,
+                  _passed(walk, node), picture(walk, node))
 
 
 def _passed(walk: Walk, node: Value) -> tuple:
@@ -750,9 +755,8 @@ class SectionView:
         graph: a phone's screen away)."""
         if self.detail is None:
             return ""
-        node = self.detail.title.split(": ", 1)[1]  # the title without its "Step k of N", which the bar shows
-        backward = "; ".join(f"`{line.split('  #')[0]}`" for line in self.detail.rule.backward)
-        return f"Just visited: {node} · " + (backward or "a leaf, nothing to pass on")
+        backward = "; ".join(f"`{line.split('  #')[0]}`" for line in self.detail.rule.backward)  # code, no comments
+        return f"Just visited: {self.detail.node} · " + (backward or "a leaf, nothing to pass on")
 
 
 class Stepper:

@@ -9,14 +9,8 @@ import numpy as np
 from model.cat import cat_mlp
 from model.functional import bce_with_logits
 from model.nn import Sequential
+from model.optim import format_lr  # the page's text writes rates as the Trainer's messages do
 from ui.settings import DEFAULT_LRS, DEFAULT_SEED, EVAL_EVERY, LR_CHOICES, OPTIMIZER_LABELS, PRETRAINED
-
-
-def format_lr(lr: float) -> str:
-    """0.0075 -> '0.0075', 1.0 -> '1', 0.00015 -> '0.00015' (never scientific notation)."""
-    text = f"{lr:.6f}".rstrip("0").rstrip(".")
-    return text or "0"
-
 
 LR_HELP = (f"Log scale, from {format_lr(LR_CHOICES[0])} to {format_lr(LR_CHOICES[-1])}. A change applies from the "
            f"next chunk of training, even while playing. SGD starts at the course's {format_lr(DEFAULT_LRS['sgd'])}; "
