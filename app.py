@@ -92,8 +92,9 @@ with st.sidebar:
     st.number_input(
         "Epochs to train", min_value=settings.MIN_EPOCHS, max_value=settings.MAX_EPOCHS, step=100, key="epochs",
         on_change=lambda: current().set_target(st.session_state.epochs), disabled=not training.can_train,
-        help=f"Play stops after this many epochs of the current training. One epoch is one step over all "
-             f"{resources.data_sizes[0] or 'the'} training images.")
+        help=f"Play stops after this many epochs of the current training, from {settings.MIN_EPOCHS:,} to "
+             f"{settings.MAX_EPOCHS:,}. One epoch is one step over all {resources.data_sizes[0] or 'the'} training "
+             "images.")
     st.segmented_control(
         "Optimizer", options=list(settings.OPTIMIZER_LABELS), format_func=settings.OPTIMIZER_LABELS.get,
         required=True, key="optimizer", on_change=switch_optimizer, disabled=not training.can_train,
@@ -253,7 +254,7 @@ def show_health_chart(training: session.TrainingSession) -> None:
             st.caption(insight.HEALTH_EMPTY)
             return
         st.vega_lite_chart(chart_data, chart_spec, width="stretch")
-        st.caption(insight.health_note(training.eval_every))
+        st.caption(insight.health_note(training.eval_every, training.trainer.history))
 
 
 def show_first_layer(training: session.TrainingSession) -> None:
@@ -275,13 +276,21 @@ def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
     """One image of the grid, picked from a list that starts with its mistakes, and where the model looks in it."""
     items = {item.index: item for item in gallery.grid_items(split.labels, p_cat, classes=resources.classes)}
     mistakes_first = insight.mistakes_first(items)
-    if st.session_state.get("explain_pick") not in items:  # e.g. after switching to the smaller test set
-        st.session_state.explain_pick = mistakes_first[0]
+
+    def label(index: int) -> str:
+        return insight.pick_label(split.name, index, items[index])
+
+    state = st.session_state
+    pick = insight.pick_for(split.name, mistakes_first, state.get("explain_pick"), state.get("explain_split"))
+    if pick != state.get("explain_pick") or label(pick) != state.get("explain_label"):
+        # Assigned again even when unchanged: the browser shows the label it was last sent, so a new split or
+        # a new MP would otherwise sit under the old words (streamlit/streamlit#13788)
+        state.explain_pick = pick
+    state.explain_split, state.explain_label = split.name, label(pick)
     with st.container(border=True, horizontal=True, gap="medium"):
         with st.container(width=320):
-            pick = st.selectbox(
-                "Where does the model look? Pick an image (its mistakes come first)", options=mistakes_first,
-                format_func=lambda index: insight.pick_label(split.name, index, items[index]), key="explain_pick")
+            pick = st.selectbox("Where does the model look? Pick an image (its mistakes come first)",
+                                options=mistakes_first, format_func=label, key="explain_pick")
             st.caption(insight.HEATMAP_NOTE)
         st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,
                  caption=f"{split.name} image {pick + 1}")

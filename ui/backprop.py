@@ -227,8 +227,10 @@ def order_markdown(walk: Walk) -> str:
     for i, node in enumerate(walk.order, start=1):
         text = f"`{walk.name(node)}`"
         state = walk.state(node)
-        rows.append(f"{i}. **▶ {text}** ← now" if state == "current" else
-                    f"{i}. ✓ {text}" if state == "done" else f"{i}. {text}")
+        if state == "current":  # the last one visited; once all are, it is done like the rest
+            rows.append(f"{i}. ✓ **{text}** ← last" if walk.finished else f"{i}. **▶ {text}** ← now")
+        else:
+            rows.append(f"{i}. ✓ {text}" if state == "done" else f"{i}. {text}")
     return "\n".join(rows)
 
 
@@ -489,6 +491,15 @@ def _colour_scale(limit: float, bars: bool = False) -> str:
             + (f"The longest bar is ±{limit:.2g}." if bars else f"White is 0, full colour ±{limit:.2g}."))
 
 
+LOGITS_BARS = (" The long bars are the images the model gets most wrong: blue, a cat it scores too low; red, a "
+               "non-cat it scores too high. Images it already gets right with confidence are near 0.")
+
+
+def _feeds_the_bce(walk: Walk, node: Value) -> bool:
+    """Whether `node` holds the logits the loss is BCE of: its gradient is each image's P(cat) minus its label."""
+    return walk.loss.op == "bce_with_logits" and node in walk.loss.parents
+
+
 def picture(walk: Walk, node: Value) -> Picture | None:
     """The gradient that arrived at `node`, drawn; None where its numbers say it all (or for 3-D and up)."""
     grad, name = node.grad, walk.name(node)
@@ -498,9 +509,9 @@ def picture(walk: Walk, node: Value) -> Picture | None:
     if grad.ndim == 2 and grad.shape[1] == INPUT_SIZE:
         images, limit = image_rows(grad)
         blank = [str(i) for i, g in enumerate(grad, start=1) if not g.any()]
-        rows, them = (f"{row}s", "them") if len(blank) > 1 else (row, "it")
-        why = "" if not blank else (f" {rows.capitalize()} {', '.join(blank)}: all zero, no gradient got through "
-                                    f"the ReLU to {them}.")
+        rows, them, own = (f"{row}s", "them", "their") if len(blank) > 1 else (row, "it", "its")
+        why = "" if not blank else (f" {rows.capitalize()} {', '.join(blank)}: all zero, for every image the ReLUs "
+                                    f"above {them} ({own} own or later ones) let no gradient through.")
         return Picture("tiles", f"`{name}.grad`, one image per {row}: its {INPUT_SIZE:,} numbers as a "
                        f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} picture, the three colour channels summed. "
                        + _colour_scale(limit) + " Inside the network draws minus this gradient, in colour: the way "
@@ -510,8 +521,8 @@ def picture(walk: Walk, node: Value) -> Picture | None:
     scale = _colour_scale(limit)
     if grad.ndim == 1 or 1 in grad.shape:
         axis = column if grad.ndim == 2 and grad.shape[0] == 1 else row
-        return Picture("bars", f"`{name}.grad`, one bar per {axis}. " + _colour_scale(limit, bars=True),
-                       chart=bars_chart(grad.reshape(-1), axis))
+        return Picture("bars", f"`{name}.grad`, one bar per {axis}. " + _colour_scale(limit, bars=True)
+                       + (LOGITS_BARS if _feeds_the_bce(walk, node) else ""), chart=bars_chart(grad.reshape(-1), axis))
     if grad.shape[0] > grad.shape[1]:  # the long side across the page
         return Picture("heatmap", f"`{name}.grad` {shape_text(grad.shape)}, transposed to fit: one column per "
                        f"{row}, one row per {column}. " + scale, (heatmap(grad.T, limit),))
@@ -553,7 +564,7 @@ def detail(walk: Walk) -> Detail | None:
         gradient = f"`{name}.grad` = ∂{root}/∂{name} = **{format_number(node.grad)}**"
     else:
         gradient = (f"`{name}.grad` = ∂{root}/∂{name}: shape {shape_text(node.shape)}, "
-                    f"size (norm: the square root of the sum of squares) **{np.linalg.norm(node.grad):.4g}**")
+                    f"norm **{np.linalg.norm(node.grad):.4g}** (its size: √ of the sum of the squares)")
     if node is walk.loss:
         gradient += ": the seed, where backward starts"
     else:
@@ -756,7 +767,7 @@ class SectionView:
         if self.detail is None:
             return ""
         backward = "; ".join(f"`{line.split('  #')[0]}`" for line in self.detail.rule.backward)  # code, no comments
-        return f"Just visited: {self.detail.node} · " + (backward or "a leaf, nothing to pass on")
+        return f"Just visited: {self.detail.node} · " + (backward or "its gradient is final, nothing to pass on")
 
 
 class Stepper:

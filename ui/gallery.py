@@ -76,7 +76,7 @@ class Summary:
     def text(self) -> str:
         if self.total == 0:
             return "No images."
-        text = f"{self.correct} of {self.total} correct ({100 * self.correct / self.total:.0f}%)"
+        text = f"{self.correct} of {self.total} correct ({100 * self.correct / self.total:.1f}%)"
         if self.mistakes:
             parts = []
             if self.missed_cats:

@@ -135,7 +135,7 @@ def first_layer_values(training, view: str) -> tuple[np.ndarray | None, str]:
                 "yet)" if gradient_epoch == epoch else f"the last step (epoch {epoch - 1:,} to {epoch:,} of this run)")
         return -grad, (f"Minus the gradient of {step}: the direction plain gradient descent moves each weight (See "
                        "backprop draws the gradient itself, in red and blue). An all-grey tile is a unit no gradient "
-                       "reaches (a dead ReLU).")
+                       "reaches: for every training image, the ReLUs above it (its own or later ones) were off.")
     seed = start_seed(training)
     if seed is None:
         return None, "The random start of these weights is unknown, so what training added cannot be shown."
@@ -336,6 +336,11 @@ def mistakes_first(items: dict) -> list:
     return sorted(items, key=lambda index: items[index].correct)  # sorted() is stable
 
 
+def pick_for(split_name: str, order: list, previous: int | None, previous_split: str | None) -> int:
+    """The image the picker shows: the visitor's pick while they stay on its split, else the split's first mistake."""
+    return previous if previous_split == split_name and previous in order else order[0]
+
+
 def pick_label(split_name: str, index: int, item) -> str:
     """'Test image 12 · TL: cat | MP: non-cat ✗' for the picker of grid images."""
     return f"{split_name.capitalize()} image {index + 1} · {item.caption}" + ("" if item.correct else " ✗")
@@ -361,12 +366,15 @@ TILE_LEGENDS = {  # what grey, bright and dark mean in each view's tiles
                  "would raise the weight on that colour there, darker that it would lower it. " + _OWN_SCALE),
 }
 _PATCH = f"{2 * PATCH_RADIUS + 1}×{2 * PATCH_RADIUS + 1}"
-FLAT_HEATMAP_NOTE = ("Plain grey: nothing here moves the answer. For this image every path from the pixels to the "
-                     "output passes a ReLU that is off (a layer whose units all give 0), so no small change to any "
-                     "pixel changes P(cat): the model answers from its biases alone.")
+FLAT_HEATMAP_NOTE = ("No colour anywhere, only the photo in grey: nothing here moves the answer. For this image "
+                     "every path from the pixels to the output passes a ReLU that is off (a layer whose units all "
+                     "give 0), so no small change to any pixel changes P(cat): the model answers from its biases "
+                     "alone.")
 HEATMAP_NOTE = (f"**Where the model looks**: how much brightening each {_PATCH} patch of the "
                 f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} input would move the verdict (the gradient of the logit with "
-                "respect to the pixels, by the engine's own backward pass); bright yellow where it would move most. "
+                "respect to the pixels, by the engine's own backward pass), painted over the photo in grey: purple "
+                "where it would move a little, bright yellow where most. The colour gives the size only: towards "
+                "cat or away, it looks the same. "
                 "A fully connected network has no idea which pixels are neighbours, so expect it to look all over "
                 "the picture rather than just at the cat.")
 
@@ -376,8 +384,20 @@ HEALTH_EMPTY = ("**Layer health** appears once this run has trained: every few e
                 "how many of its units are dead.")
 
 
-def health_note(eval_every: int) -> str:
+def health_note(eval_every: int, history: list = ()) -> str:
     return (f"**Layer health**, recorded every {eval_every} epochs from the training step itself. A healthy layer "
             "moves by about 0.01% to 1% of its size per step (update size 1e-4 to 1e-2); near 1, one step wipes out "
             "what it knew. A dead unit outputs 0 for every training image, so no gradient flows through it and it "
-            "stops learning for good. Dashed: steps that a breakdown undid (the weights before them were kept).")
+            "stops learning for good. Dashed: steps that a breakdown undid (the weights before them were kept)."
+            + dead_units_now(history))
+
+
+def dead_units_now(history: list) -> str:
+    """The last recorded dead shares in words: lines at the same share hide each other in the chart."""
+    last = next((r for r in reversed(history) if r.health is not None and r.health.grad_norm), None)
+    if last is None:
+        return ""
+    shares = ", ".join(f"layer {i} {100 * share:.0f}%" for i, share in enumerate(last.health.dead_share, start=1))
+    layers, relus = len(last.health.grad_norm), len(last.health.dead_share)
+    output = f"; layer {layers}, the output, has no ReLU" if layers > relus else ""
+    return f" Dead units at epoch {last.epoch:,}: {shares} (lines at the same share lie on top of each other{output})."

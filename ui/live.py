@@ -108,8 +108,9 @@ def metrics(current: Record, initial: Record | None, base_epochs: int = 0, targe
                       f"Share of the {what} classified correctly (P(cat) > 0.5).")
 
     start = initial or current
+    of_target = None if not target else f"of {target:,}" if current.epoch <= target else f"target {target:,}"
     return [
-        Metric("Epoch", f"{current.epoch:,}", f"of {target:,}" if target else None, "off", epoch_help),
+        Metric("Epoch", f"{current.epoch:,}", of_target, "off", epoch_help),
         loss("Train loss", current.train_loss, start.train_loss, f"{n_train} training images"),
         loss("Test loss", current.test_loss, start.test_loss, f"{n_test} test images"),
         acc("Train accuracy", current.train_acc, start.train_acc, f"{n_train} training images"),
@@ -152,7 +153,10 @@ def status_line(session) -> str:
         return f"Done: {epoch:,} epochs (target {target:,}). Raise the target to train on."
     if epoch == 0:
         return f"Ready: press Play to train {target:,} epochs, or Step for {STEP_EPOCHS}."
-    return f"Paused at epoch {epoch:,} of {target:,}."
+    if session.paused:
+        return f"Paused at epoch {epoch:,} of {target:,}."
+    # after Step or the backprop stepper's update: nothing was playing, so nothing was paused
+    return f"At epoch {epoch:,} of {target:,}: press Play to train on, or Step for {STEP_EPOCHS} more."
 
 
 def live_view(session, max_points: int = CHART_POINTS) -> View:

@@ -95,7 +95,7 @@ class TrainingSession:
         self.resources, self.dtype, self.eval_every, self.clock = resources, dtype, eval_every, clock
         self.lock = threading.RLock()
         self.scheduler, self.key = scheduler or shared(), next(_SESSION_KEYS)
-        self.queued_behind = 0  # visitors ahead of this one when its last tick waited for a turn
+        self.playing = self.paused = False  # paused: the last stop interrupted a run that was playing
         weakref.finalize(self, self.scheduler.leave, self.key)  # a session dropped with its tab leaves the queue
         self.lr, self.target, self.seed = float(lr), int(target), int(seed)
         self.start, self.optimizer = start, optimizer
@@ -157,9 +157,9 @@ class TrainingSession:
 
     def pause(self) -> None:
         """Stop playing; a chunk training in the fragment's thread holds the lock, so Pause waits for it (a tick)."""
-        self.playing = False  # first, so no new chunk starts while we wait: the page then shows where training stopped
+        self.paused, self.playing = self.playing, False  # before the lock, so no new chunk starts while we wait
         with self.lock:
-            self.queued_behind = 0
+            self.queued_behind = 0  # visitors ahead of this one when its last tick waited for a turn
             self.scheduler.leave(self.key)  # its place goes to the visitors still playing
 
     def step(self, epochs: int = STEP_EPOCHS) -> None:

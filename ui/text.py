@@ -103,7 +103,29 @@ def describe_start(training) -> str:
     if training.start == PRETRAINED and training.can_train:
         text += (" More training mostly fits the training images ever more tightly, so the test numbers wobble: to "
                  "watch the network learn from scratch, pick **Fresh init** in the sidebar.")
+    elif training.can_train:
+        text += majority_note(training.resources) + precision_note(training)
     return text
+
+
+def majority_note(resources) -> str:
+    """Why a fresh run's test accuracy can fall first: answering the commoner class every time already scores."""
+    labels = np.asarray(resources.split("test").labels).reshape(-1)
+    cats = int(labels.sum())
+    common, count = (1, cats) if 2 * cats >= len(labels) else (0, len(labels) - cats)
+    name = resources.classes[common]
+    return (f" Answering \"{name}\" to every image already scores {count / len(labels):.0%} on the test set ({count} "
+            f"of its {len(labels)} images are {name}s), so test accuracy may dip below that before it climbs past.")
+
+
+def precision_note(training) -> str:
+    """For the pretrained weights' own recipe: why this run's numbers drift from theirs ('' for any other run)."""
+    meta, dtype = training.resources.meta, np.dtype(training.dtype).name
+    recipe = (training.seed, training.optimizer, training.lr)
+    if not meta or recipe != (meta.get("seed"), meta.get("optimizer"), meta.get("lr")) or meta.get("dtype") == dtype:
+        return ""
+    return (f" The pretrained weights are this recipe run for {meta.get('epochs', 0):,} epochs in {meta['dtype']}; "
+            f"the page trains in {dtype}, for speed, so its losses drift a little from theirs.")
 
 
 def explain_markdown(summary: GraphSummary, optimizer: str, n_train: int, n_test: int, tick_seconds: float) -> str:

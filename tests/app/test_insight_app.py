@@ -146,10 +146,13 @@ def test_a_picked_test_image_shows_where_the_model_looks(app):
     no_exception(app)
     assert app.selectbox(key="explain_pick").value == correct != first
     assert heatmaps(app)[0].proto.imgs[0].url != before
-    app.segmented_control(key="grid_split").set_value("train").run()  # another split: a pick of its own
+    app.segmented_control(key="grid_split").set_value("train").run()  # another split: its first mistake
     no_exception(app)
-    assert app.selectbox(key="explain_pick").format_func(app.selectbox(key="explain_pick").value).startswith(
-        "Train image")
+    pick = app.selectbox(key="explain_pick")
+    assert pick.format_func(pick.value) == pick.options[0] and pick.options[0].startswith("Train image")
+    assert pick.options[0].endswith("✗")
+    app.segmented_control(key="grid_split").set_value("test").run()  # and back: the test set's first mistake again
+    assert app.selectbox(key="explain_pick").value == first
 
 
 def test_saliency_on_the_page_never_disturbs_training(app):

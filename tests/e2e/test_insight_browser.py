@@ -183,6 +183,11 @@ def test_where_the_model_looks_beside_each_upload(app, screenshot, tmp_path, dat
     picked = app.widget("explain_pick").get_by_role("combobox")
     expect(picked).to_have_value(re.compile(r"^Test image \d+ · TL: .* ✗$"))  # a mistake is picked first
     screenshot(app.page, "insight-pick", docs=True)
+    app.widget("grid_split").get_by_text("Training set", exact=False).click()
+    # the box names what the picture beside it shows: a training mistake, not the test image it said before
+    expect(picked).to_have_value(re.compile(r"^Train image \d+ · TL: .* ✗$"))
+    number = re.match(r"Train image (\d+)", picked.input_value()).group(1)
+    expect(app.page.get_by_test_id("stImageCaption").filter(has_text=f"train image {number}")).to_have_count(1)
 
 
 def test_the_views_on_a_phone(phone_app, screenshot):

@@ -77,6 +77,21 @@ def test_stepping_past_the_end_does_nothing():
     assert all(np.array_equal(n.grad, g) for n, g in grads.items())  # nothing ran twice
 
 
+def test_the_order_list_marks_visited_nodes_and_the_current_one_and_ticks_the_last_once_all_are_visited():
+    loss, names = a_small_graph()
+    walk = bp.Walk(loss, names)
+    first, second = (f"`{walk.name(node)}`" for node in walk.order[:2])
+    assert bp.order_markdown(walk).splitlines()[:2] == [f"1. {first}", f"2. {second}"]
+    walk.step()
+    walk.step()
+    assert bp.order_markdown(walk).splitlines()[:3] == [f"1. ✓ {first}", f"2. **▶ {second}** ← now",
+                                                         f"3. `{walk.name(walk.order[2])}`"]
+    walk.finish()
+    rows = bp.order_markdown(walk).splitlines()
+    assert rows[-1] == f"{walk.total}. ✓ **`{walk.name(walk.order[-1])}`** ← last"
+    assert all("✓" in row for row in rows) and not any("▶" in row for row in rows)
+
+
 def test_the_walk_leaves_exactly_what_backward_leaves():
     walked, names = a_small_graph()
     plain, _ = a_small_graph()
@@ -295,7 +310,8 @@ def test_the_line_beside_the_buttons_names_the_node_just_visited_and_its_rule(re
         stepper.back(training)
     assert stepper.view(training, "TB").now == "Just visited: `h3`, `relu` · `z3.grad += h3.grad * (z3 > 0)`"
     stepper.finish(training)
-    assert stepper.view(training, "TB").now == "Just visited: `W1`, a parameter · a leaf, nothing to pass on"
+    assert stepper.view(training, "TB").now == ("Just visited: `W1`, a parameter · its gradient is final, nothing to "
+                                                "pass on")
 
 
 def test_pictures_of_the_gradients(resources):
@@ -310,6 +326,7 @@ def test_pictures_of_the_gradients(resources):
     assert pictures["z1"].kind == "heatmap" and pictures["z1"].images[0].ndim == 3
     assert pictures["b1"].kind == "bars" and len(pictures["b1"].chart[0]["gradient"]) == 20
     assert pictures["z4"].kind == "bars" and "training image" in pictures["z4"].caption
+    assert pictures["z4"].caption.endswith(bp.LOGITS_BARS) and bp.LOGITS_BARS not in pictures["b1"].caption
     assert pictures["b4"] is None  # one number: its value says it all
 
 
@@ -322,12 +339,14 @@ def test_a_first_layer_unit_that_gets_no_gradient_is_named():
     walk.finish()
     tiles = bp.picture(walk, w)
     assert tiles.kind == "tiles" and len(tiles.images) == 2
-    assert tiles.caption.endswith("Unit 2: all zero, no gradient got through the ReLU to it.")
+    assert tiles.caption.endswith("Unit 2: all zero, for every image the ReLUs above it (its own or later ones) let no "
+                                  "gradient through.")
     assert (tiles.images[1] == bp.ZERO_RGB).all() and not (tiles.images[0] == bp.ZERO_RGB).all()
     b.data[0], w.grad, b.grad = -100.0, None, None  # both dead, and the first walk's gradients cleared
     walk = bp.Walk(linear(x, w, b).relu().sum(), {w: "W1", b: "b1"}, leaf_word="parameter")
     walk.finish()
-    assert bp.picture(walk, w).caption.endswith("Units 1, 2: all zero, no gradient got through the ReLU to them.")
+    assert bp.picture(walk, w).caption.endswith("Units 1, 2: all zero, for every image the ReLUs above them (their "
+                                                   "own or later ones) let no gradient through.")
 
 
 def test_gradient_tiles_share_the_scale_of_their_channel_sums():

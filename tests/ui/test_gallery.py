@@ -41,8 +41,8 @@ def test_exactly_one_half_is_non_cat():
 def test_summary():
     s = g.summarize([1, 1, 0, 0, 1], [0.9, 0.1, 0.8, 0.2, 0.7])
     assert (s.total, s.correct, s.missed_cats, s.false_cats, s.mistakes) == (5, 3, 1, 1, 2)
-    assert s.text == "3 of 5 correct (60%) · 1 cat missed, 1 non-cat taken for a cat"
-    assert g.summarize([1, 0], [0.9, 0.1]).text == "2 of 2 correct (100%)"
+    assert s.text == "3 of 5 correct (60.0%) · 1 cat missed, 1 non-cat taken for a cat"
+    assert g.summarize([1, 0], [0.9, 0.1]).text == "2 of 2 correct (100.0%)"
     assert g.summarize([], []).text == "No images."
     assert "2 cats missed" in g.summarize([1, 1], [0.1, 0.2]).text
 

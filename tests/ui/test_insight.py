@@ -183,6 +183,15 @@ def test_health_data_has_a_column_per_panel_and_layer():
     assert data["u2"] == [1e-4] * 2 and data["d2"] == [25.0] * 2 and data["d3"] == [100.0] * 2
 
 
+def test_the_note_gives_the_last_dead_shares_in_words_since_equal_lines_hide_each_other():
+    assert insight.dead_units_now([]) == "" and insight.dead_units_now([Record(0, 0.7, 0.7, 0.5, 0.5)]) == ""
+    broken = Record(30, 0.6, np.nan, 0.5, np.nan, LayerHealth((), (), (1.0, 1.0, 1.0)))  # rolled back: not the run
+    note = insight.health_note(10, [record(0), record(20, dead=(0.0, 0.3, 0.0)), broken])
+    assert note.endswith(" Dead units at epoch 20: layer 1 0%, layer 2 30%, layer 3 0% (lines at the same share lie "
+                         "on top of each other; layer 4, the output, has no ReLU).")
+    assert insight.health_note(10).endswith("(the weights before them were kept).")
+
+
 def test_what_a_roll_back_undid_continues_dashed_from_the_last_kept_step():
     broken = Record(12, 0.6, np.nan, 0.5, np.nan, LayerHealth((), (), (0.5, 1.0, 1.0)))
     rows = insight.health_rows([record(0), record(10)], [record(11), broken])
@@ -279,3 +288,11 @@ def test_without_the_data_set_the_tiles_still_show_and_say_why_there_is_no_gradi
     assert not run.can_train and len(insight.first_layer_view(run, "learned").pngs) == 20
     view = insight.first_layer_view(run, "gradient")
     assert view.pngs == [] and "needs the data set" in view.note
+
+
+def test_the_picker_keeps_a_pick_on_its_split_and_starts_another_split_at_its_first_mistake():
+    order = [7, 2, 0, 1]  # mistakes first
+    assert insight.pick_for("test", order, None, None) == 7  # a first visit
+    assert insight.pick_for("test", order, 1, "test") == 1  # the visitor's own pick stays
+    assert insight.pick_for("train", order, 1, "test") == 7  # another split: its first mistake, though 1 exists there
+    assert insight.pick_for("test", order, 40, "test") == 7  # a pick the split no longer has

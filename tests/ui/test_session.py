@@ -84,6 +84,7 @@ def test_metrics_format_and_deltas():
     start, now = Record(0, 0.7717, 0.8, 0.5, 0.34), Record(100, 0.6, 0.7, 0.75, 0.5)
     shown = {m.label: m for m in live.metrics(now, start, target=2500)}
     assert shown["Epoch"].value == "100" and shown["Epoch"].delta == "of 2,500"
+    assert {m.label: m for m in live.metrics(now, start, target=10)}["Epoch"].delta == "target 10"  # not "of 10"
     assert shown["Train loss"].value == "0.6000" and shown["Train loss"].delta == "-0.1717"
     assert shown["Train loss"].delta_color == "inverse"  # lower is better
     assert shown["Test accuracy"].value == "50.0%" and shown["Test accuracy"].delta == "+16.0 pts"
@@ -192,6 +193,20 @@ def test_a_session_starts_as_the_pretrained_model(resources):
     run.step()
     assert "test numbers wobble" in describe_start(run) and "Fresh init" in describe_start(run)  # while it trains
     assert "Fresh init" not in describe_start(session.TrainingSession(resources, start=settings.FRESH))
+
+
+def test_a_fresh_run_says_what_always_answering_cat_scores_and_why_it_drifts_from_the_pretrained_run(resources):
+    fresh = describe_start(session.TrainingSession(resources, start=settings.FRESH))
+    cats = int(resources.data.y_test.sum())  # 33 of the 50 test images
+    assert (f'Answering "cat" to every image already scores {cats / 50:.0%} on the test set ({cats} of its 50 images '
+            'are cats)') in fresh
+    assert "this recipe run for 2,500 epochs in float64; the page trains in float32" in fresh
+    other_seed = describe_start(session.TrainingSession(resources, start=settings.FRESH, seed=2))
+    assert "already scores" in other_seed and "float64" not in other_seed  # not the pretrained weights' recipe
+    other_lr = describe_start(session.TrainingSession(resources, start=settings.FRESH, lr=0.01))
+    assert "float64" not in other_lr
+    same_precision = session.TrainingSession(resources, start=settings.FRESH, dtype=np.float64)
+    assert "float64" not in describe_start(same_precision)  # then it retraces that run exactly
 
 
 def test_fresh_start_is_the_reference_initialization(resources):
@@ -390,9 +405,15 @@ def test_view_status_lines(resources):
     assert run.view().status.startswith("Ready")
     run.play()
     assert run.view().status.startswith("Training") and run.view().pause_enabled
-    run.pause()
-    run.step(5)
+    run.step(5)  # Step stops a playing run
     assert run.view().status == "Paused at epoch 5 of 20."
+    run.step(5)  # nothing was playing: nothing paused
+    assert run.view().status == "At epoch 10 of 20: press Play to train on, or Step for 10 more."
+    run.play()
+    run.pause()
+    assert run.view().status == "Paused at epoch 10 of 20."
+    run.apply_step(run.forward_step())  # the backprop stepper's "Update the weights"
+    assert run.view().status.startswith("At epoch 11 of 20: press Play")
     run.step(20)
     assert run.view().status.startswith("Done")
 
