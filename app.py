@@ -92,8 +92,8 @@ with st.sidebar:
     st.number_input(
         "Epochs to train", min_value=settings.MIN_EPOCHS, max_value=settings.MAX_EPOCHS, step=100, key="epochs",
         on_change=lambda: current().set_target(st.session_state.epochs), disabled=not training.can_train,
-        help=f"Play stops after this many epochs of the current training, from {settings.MIN_EPOCHS:,} to "
-             f"{settings.MAX_EPOCHS:,}. One epoch is one step over all {resources.data_sizes[0] or 'the'} training "
+        help=f"Play stops after this many epochs of the current training ({settings.MIN_EPOCHS:,} to "
+             f"{settings.MAX_EPOCHS:,}). One epoch is one step over all {resources.data_sizes[0] or 'the'} training "
              "images.")
     st.segmented_control(
         "Optimizer", options=list(settings.OPTIMIZER_LABELS), format_func=settings.OPTIMIZER_LABELS.get,
@@ -280,13 +280,7 @@ def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
     def label(index: int) -> str:
         return insight.pick_label(split.name, index, items[index])
 
-    state = st.session_state
-    pick = insight.pick_for(split.name, mistakes_first, state.get("explain_pick"), state.get("explain_split"))
-    if pick != state.get("explain_pick") or label(pick) != state.get("explain_label"):
-        # Assigned again even when unchanged: the browser shows the label it was last sent, so a new split or
-        # a new MP would otherwise sit under the old words (streamlit/streamlit#13788)
-        state.explain_pick = pick
-    state.explain_split, state.explain_label = split.name, label(pick)
+    insight.sync_pick(st.session_state, split.name, mistakes_first, label)
     with st.container(border=True, horizontal=True, gap="medium"):
         with st.container(width=320):
             pick = st.selectbox("Where does the model look? Pick an image (its mistakes come first)",

@@ -17,6 +17,7 @@ from model.nn import LAYERS, Linear, Sequential
 
 FORMAT = "micrograd-np weights v1"
 META_KEY = "__meta__"
+DEFAULT_DTYPE = "float64"  # what a file's weights are read as when its metadata does not say
 PREPROCESSING = "RGB 64x64, x = pixels.reshape(m, -1) / 255 (row-major, channel fastest)"
 
 
@@ -64,7 +65,7 @@ def save_weights(model: Sequential, path, **meta) -> dict:
         "format": FORMAT,
         "layers": architecture(model),
         "preprocessing": PREPROCESSING,
-        "dtype": str(params[0].dtype) if params else "float64",
+        "dtype": str(params[0].dtype) if params else DEFAULT_DTYPE,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **meta,
     }
@@ -123,7 +124,7 @@ def load_weights(path) -> tuple[Sequential, dict]:
         raise WeightsError(f"{name} has unreadable metadata") from None
     except WeightsError as e:
         raise WeightsError(f"{name}: {e}") from None
-    dtype = meta.get("dtype", "float64")
+    dtype = meta.get("dtype", DEFAULT_DTYPE)
     if dtype not in ("float32", "float64"):  # compared as text: np.dtype() of a stranger's string may raise anything
         raise WeightsError(f"{name} has dtype {dtype!r}; expected float32 or float64")
     try:

@@ -19,6 +19,7 @@ import numpy as np
 from engine import Value
 from model.cat import IMAGE_SHAPE, INPUT_SIZE, REFERENCE_OPTIMIZER
 from ui.gallery import png_bytes, upscale
+from ui.text import NO_GRADIENT_WHY
 
 RANK_WIDTH, MAX_GRAPH_WIDTH = 150, 800  # px per column of the graph; wider than this, it fills the column
 MAX_NUMBERS = 6  # a node holding at most this many numbers shows them, not just its shape
@@ -102,9 +103,13 @@ class Walk:
         return depth[self.loss] + bool(self.constants)
 
     def state(self, node: Value) -> str:
-        """'current', 'done' or 'pending'."""
+        """'current' (the node visited last), 'done' or 'pending'."""
         position = self.position(node)
         return "current" if position == self.done - 1 else "done" if position < self.done else "pending"
+
+    def ticked(self, node: Value) -> bool:
+        """Whether `node` is ticked off: visited before the current one, or visited at all once the walk is over."""
+        return self.position(node) < self.done - (not self.finished)
 
     def position(self, node: Value) -> int:
         return self._position[node]
@@ -167,7 +172,7 @@ def _label(walk: Walk, node: Value) -> str:
     """An HTML-like Graphviz label, three short lines: the name and its value (small examples) or shape, the
     gradient (small examples) and the op."""
     name, state = html.escape(walk.name(node)), walk.state(node)
-    mark = "✓ " if state == "done" else ""
+    mark = "✓ " if walk.ticked(node) else ""
     what = f'<FONT POINT-SIZE="10" COLOR="#5f6368">{html.escape(node.op or walk.leaf_word)}</FONT>'
     if not walk.numbers:  # shapes; a single number (the loss, a bias of one) shows its value
         value = f"= {node.data.item():.4g}" if node.size == 1 else shape_text(node.shape)
@@ -227,10 +232,10 @@ def order_markdown(walk: Walk) -> str:
     for i, node in enumerate(walk.order, start=1):
         text = f"`{walk.name(node)}`"
         state = walk.state(node)
-        if state == "current":  # the last one visited; once all are, it is done like the rest
+        if state == "current":  # the node the panel below explains; ticked too once the walk is over
             rows.append(f"{i}. ✓ **{text}** ← last" if walk.finished else f"{i}. **▶ {text}** ← now")
         else:
-            rows.append(f"{i}. ✓ {text}" if state == "done" else f"{i}. {text}")
+            rows.append(f"{i}. ✓ {text}" if walk.ticked(node) else f"{i}. {text}")
     return "\n".join(rows)
 
 
@@ -496,7 +501,7 @@ LOGITS_BARS = (" The long bars are the images the model gets most wrong: blue, a
 
 
 def _feeds_the_bce(walk: Walk, node: Value) -> bool:
-    """Whether `node` holds the logits the loss is BCE of: its gradient is each image's P(cat) minus its label."""
+    """Whether `node` holds the logits the loss is BCE of: its gradient is (P(cat) - label) / images, per image."""
     return walk.loss.op == "bce_with_logits" and node in walk.loss.parents
 
 
@@ -509,9 +514,9 @@ def picture(walk: Walk, node: Value) -> Picture | None:
     if grad.ndim == 2 and grad.shape[1] == INPUT_SIZE:
         images, limit = image_rows(grad)
         blank = [str(i) for i, g in enumerate(grad, start=1) if not g.any()]
-        rows, them, own = (f"{row}s", "them", "their") if len(blank) > 1 else (row, "it", "its")
-        why = "" if not blank else (f" {rows.capitalize()} {', '.join(blank)}: all zero, for every image the ReLUs "
-                                    f"above {them} ({own} own or later ones) let no gradient through.")
+        rows, them = (f"{row}s", "them") if len(blank) > 1 else (row, "it")
+        why = "" if not blank else (f" {rows.capitalize()} {', '.join(blank)}: all zero, no gradient reaches {them} "
+                                    f"({NO_GRADIENT_WHY}).")
         return Picture("tiles", f"`{name}.grad`, one image per {row}: its {INPUT_SIZE:,} numbers as a "
                        f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} picture, the three colour channels summed. "
                        + _colour_scale(limit) + " Inside the network draws minus this gradient, in colour: the way "

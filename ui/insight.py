@@ -20,6 +20,7 @@ from model.nn import Linear
 from ui.gallery import TILE_SCALE, png_bytes, tile, upscale
 from ui.live import thin
 from ui.settings import FRESH
+from ui.text import NO_GRADIENT_WHY
 
 REFRESH = 2.0  # seconds: while playing, the tiles, heatmaps and health chart are remade at most this often
 GREY = 128  # a weight (or gradient) of 0 is drawn mid grey; +-the tile's largest |value| as 255 / 1
@@ -135,7 +136,7 @@ def first_layer_values(training, view: str) -> tuple[np.ndarray | None, str]:
                 "yet)" if gradient_epoch == epoch else f"the last step (epoch {epoch - 1:,} to {epoch:,} of this run)")
         return -grad, (f"Minus the gradient of {step}: the direction plain gradient descent moves each weight (See "
                        "backprop draws the gradient itself, in red and blue). An all-grey tile is a unit no gradient "
-                       "reaches: for every training image, the ReLUs above it (its own or later ones) were off.")
+                       f"reaches ({NO_GRADIENT_WHY}).")
     seed = start_seed(training)
     if seed is None:
         return None, "The random start of these weights is unknown, so what training added cannot be shown."
@@ -341,6 +342,18 @@ def pick_for(split_name: str, order: list, previous: int | None, previous_split:
     return previous if previous_split == split_name and previous in order else order[0]
 
 
+def sync_pick(state, split_name: str, order: list, label) -> int:
+    """Set the picker's value in `state` (the page's session state, keys explain_*) before the picker is drawn.
+
+    Assigned again whenever its label changes, even to the same image: the browser shows the label it was last
+    sent, so a new split or a new MP would sit under the old words (unfixed until streamlit/streamlit#13788)."""
+    pick = pick_for(split_name, order, state.get("explain_pick"), state.get("explain_split"))
+    if pick != state.get("explain_pick") or label(pick) != state.get("explain_label"):
+        state["explain_pick"] = pick
+    state["explain_split"], state["explain_label"] = split_name, label(pick)
+    return pick
+
+
 def pick_label(split_name: str, index: int, item) -> str:
     """'Test image 12 · TL: cat | MP: non-cat ✗' for the picker of grid images."""
     return f"{split_name.capitalize()} image {index + 1} · {item.caption}" + ("" if item.correct else " ✗")
@@ -373,8 +386,8 @@ FLAT_HEATMAP_NOTE = ("No colour anywhere, only the photo in grey: nothing here m
 HEATMAP_NOTE = (f"**Where the model looks**: how much brightening each {_PATCH} patch of the "
                 f"{IMAGE_SHAPE[0]}×{IMAGE_SHAPE[1]} input would move the verdict (the gradient of the logit with "
                 "respect to the pixels, by the engine's own backward pass), painted over the photo in grey: purple "
-                "where it would move a little, bright yellow where most. The colour gives the size only: towards "
-                "cat or away, it looks the same. "
+                "where it would move a little, bright yellow where most in this image; towards cat or away looks "
+                "the same. "
                 "A fully connected network has no idea which pixels are neighbours, so expect it to look all over "
                 "the picture rather than just at the cat.")
 

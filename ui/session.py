@@ -95,7 +95,6 @@ class TrainingSession:
         self.resources, self.dtype, self.eval_every, self.clock = resources, dtype, eval_every, clock
         self.lock = threading.RLock()
         self.scheduler, self.key = scheduler or shared(), next(_SESSION_KEYS)
-        self.playing = self.paused = False  # paused: the last stop interrupted a run that was playing
         weakref.finalize(self, self.scheduler.leave, self.key)  # a session dropped with its tab leaves the queue
         self.lr, self.target, self.seed = float(lr), int(target), int(seed)
         self.start, self.optimizer = start, optimizer
@@ -138,7 +137,7 @@ class TrainingSession:
             self.seed = self.seed if seed is None else int(seed)
             self.model, self.trainer = new_run(self.resources, start, self.seed, optimizer, self.lr, self.dtype,
                                                self.eval_every)
-            self.pause()
+            self.pause(by_visitor=False)
             self.warning, self.meter = None, SpeedMeter()
             self.initial = self.trainer.inspect() if self.trainer else Record(0, *[math.nan] * 4)
             self.current = self.initial
@@ -155,16 +154,17 @@ class TrainingSession:
             self.playing, self.warning = True, None
             self.meter.reset()
 
-    def pause(self) -> None:
-        """Stop playing; a chunk training in the fragment's thread holds the lock, so Pause waits for it (a tick)."""
-        self.paused, self.playing = self.playing, False  # before the lock, so no new chunk starts while we wait
+    def pause(self, by_visitor: bool = True) -> None:
+        """Stop playing, once the chunk training now (it holds the lock) ends; only the visitor's Pause says Paused."""
+        self.paused = by_visitor and (self.playing or self.paused)  # a second click leaves it paused
+        self.playing = False  # before the lock, so no new chunk starts while we wait
         with self.lock:
             self.queued_behind = 0  # visitors ahead of this one when its last tick waited for a turn
             self.scheduler.leave(self.key)  # its place goes to the visitors still playing
 
     def step(self, epochs: int = STEP_EPOCHS) -> None:
         """Pause, then train `epochs` more epochs (the target does not limit a step; a click is never queued)."""
-        self.pause()
+        self.pause(by_visitor=False)
         if self.can_train:
             self.warning = None
             self.meter.reset()
@@ -209,7 +209,7 @@ class TrainingSession:
         with self.lock:
             if not self.is_current(pending):
                 return False
-            self.pause()
+            self.pause(by_visitor=False)
             self.warning = None
             self.meter.reset()
             self._take(self.trainer.run_step(pending, backward=False))
@@ -270,7 +270,7 @@ def tick(training: TrainingSession, seconds: float = TICK_SECONDS) -> bool:
         except Full as full:  # dropped as gone (a throttled background tab) and every place taken since
             training.warning = str(full)
     if training.warning or not training.can_train or training.finished:
-        training.pause()
+        training.pause(by_visitor=False)
         return True
     return False
 

@@ -10,7 +10,11 @@ from model.cat import cat_mlp
 from model.functional import bce_with_logits
 from model.nn import Sequential
 from model.optim import format_lr  # the page's text writes rates as the Trainer's messages do
+from model.weights import DEFAULT_DTYPE
 from ui.settings import DEFAULT_LRS, DEFAULT_SEED, EVAL_EVERY, LR_CHOICES, OPTIMIZER_LABELS, PRETRAINED
+
+# Why a unit's gradient can be all zero: said under the See backprop tiles and under Inside the network's
+NO_GRADIENT_WHY = "on every training image, the unit's own ReLU or every path above it is off"
 
 LR_HELP = (f"Log scale, from {format_lr(LR_CHOICES[0])} to {format_lr(LR_CHOICES[-1])}. A change applies from the "
            f"next chunk of training, even while playing. SGD starts at the course's {format_lr(DEFAULT_LRS['sgd'])}; "
@@ -102,7 +106,8 @@ def describe_start(training) -> str:
             f"rate {format_lr(training.lr)}.")
     if training.start == PRETRAINED and training.can_train:
         text += (" More training mostly fits the training images ever more tightly, so the test numbers wobble: to "
-                 "watch the network learn from scratch, pick **Fresh init** in the sidebar.")
+                 "watch the network learn from scratch, pick **Fresh init** in the sidebar (on a phone: » at the "
+                 "top left).")
     elif training.can_train:
         text += majority_note(training.resources) + precision_note(training)
     return text
@@ -115,17 +120,20 @@ def majority_note(resources) -> str:
     common, count = (1, cats) if 2 * cats >= len(labels) else (0, len(labels) - cats)
     name = resources.classes[common]
     return (f" Answering \"{name}\" to every image already scores {count / len(labels):.0%} on the test set ({count} "
-            f"of its {len(labels)} images are {name}s), so test accuracy may dip below that before it climbs past.")
+            f"of its {len(labels)} images are {name}s), so test accuracy may dip below that before it climbs past it.")
 
 
 def precision_note(training) -> str:
     """For the pretrained weights' own recipe: why this run's numbers drift from theirs ('' for any other run)."""
-    meta, dtype = training.resources.meta, np.dtype(training.dtype).name
+    resources, dtype = training.resources, np.dtype(training.dtype).name
+    meta = resources.meta
+    theirs = meta.get("dtype", DEFAULT_DTYPE)
     recipe = (training.seed, training.optimizer, training.lr)
-    if not meta or recipe != (meta.get("seed"), meta.get("optimizer"), meta.get("lr")) or meta.get("dtype") == dtype:
+    if not meta or recipe != (meta.get("seed"), meta.get("optimizer"), meta.get("lr")) or theirs == dtype:
         return ""
-    return (f" The pretrained weights are this recipe run for {meta.get('epochs', 0):,} epochs in {meta['dtype']}; "
-            f"the page trains in {dtype}, for speed, so its losses drift a little from theirs.")
+    epochs = f" for {resources.base_epochs:,} epochs" if resources.base_epochs else ""
+    return (f" The pretrained weights are this recipe run{epochs} in {theirs}; the page trains in {dtype}, for speed, "
+            "so its losses drift a little from theirs.")
 
 
 def explain_markdown(summary: GraphSummary, optimizer: str, n_train: int, n_test: int, tick_seconds: float) -> str:

@@ -109,7 +109,7 @@ def test_step_through_the_networks_training_step(app, screenshot):
 
     press(app, "bp_finish")  # to the end: W1, made first, is visited last; its gradient as 20 images
     expect_step(app, total, total)
-    assert current_node(app).startswith("W1")
+    assert current_node(app).startswith("✓ W1")  # still outlined, and ticked: the walk is over
     node_column = app.page.get_by_test_id("stColumn").filter(
         has=app.page.get_by_role("heading", name="What happens at the current node"))
     tiles = node_column.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^unit \d+$"))

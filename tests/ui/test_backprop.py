@@ -63,6 +63,8 @@ def test_the_walk_visits_the_reverse_topological_order_one_node_per_step():
         assert walk.status == f"Backward step {k} of {walk.total}"
         assert walk.current is walk.order[k - 1]
         assert [walk.state(n) for n in walk.order] == ["done"] * (k - 1) + ["current"] + ["pending"] * (walk.total - k)
+        ticked = k if k == walk.total else k - 1  # the current node too, once the walk is over
+        assert [walk.ticked(n) for n in walk.order] == [True] * ticked + [False] * (walk.total - ticked)
 
 
 def test_stepping_past_the_end_does_nothing():
@@ -77,7 +79,7 @@ def test_stepping_past_the_end_does_nothing():
     assert all(np.array_equal(n.grad, g) for n, g in grads.items())  # nothing ran twice
 
 
-def test_the_order_list_marks_visited_nodes_and_the_current_one_and_ticks_the_last_once_all_are_visited():
+def test_the_order_list_marks_visited_nodes_and_the_current_one_and_ticks_all_once_all_are_visited():
     loss, names = a_small_graph()
     walk = bp.Walk(loss, names)
     first, second = (f"`{walk.name(node)}`" for node in walk.order[:2])
@@ -88,7 +90,7 @@ def test_the_order_list_marks_visited_nodes_and_the_current_one_and_ticks_the_la
                                                          f"3. `{walk.name(walk.order[2])}`"]
     walk.finish()
     rows = bp.order_markdown(walk).splitlines()
-    assert rows[-1] == f"{walk.total}. ✓ **`{walk.name(walk.order[-1])}`** ← last"
+    assert rows[-1] == f"{walk.total}. ✓ **`{walk.name(walk.order[-1])}`** ← last"  # still the one explained below
     assert all("✓" in row for row in rows) and not any("▶" in row for row in rows)
 
 
@@ -172,7 +174,7 @@ def test_small_graphs_show_numbers_and_the_gradient_so_far():
     walk.step()
     assert texts() == ["a = 3 grad so far 2 leaf", "b = 6 grad 1 add"]  # both shares arrived before a's turn
     walk.step()
-    assert texts() == ["a = 3 grad 2 leaf", "✓ b = 6 grad 1 add"]
+    assert texts() == ["✓ a = 3 grad 2 leaf", "✓ b = 6 grad 1 add"]  # the walk is over: every node is ticked
 
 
 # --- the examples ---------------------------------------------------------------------------------
@@ -339,14 +341,13 @@ def test_a_first_layer_unit_that_gets_no_gradient_is_named():
     walk.finish()
     tiles = bp.picture(walk, w)
     assert tiles.kind == "tiles" and len(tiles.images) == 2
-    assert tiles.caption.endswith("Unit 2: all zero, for every image the ReLUs above it (its own or later ones) let no "
-                                  "gradient through.")
+    assert tiles.caption.endswith(f"Unit 2: all zero, no gradient reaches it ({bp.NO_GRADIENT_WHY}).")
     assert (tiles.images[1] == bp.ZERO_RGB).all() and not (tiles.images[0] == bp.ZERO_RGB).all()
     b.data[0], w.grad, b.grad = -100.0, None, None  # both dead, and the first walk's gradients cleared
     walk = bp.Walk(linear(x, w, b).relu().sum(), {w: "W1", b: "b1"}, leaf_word="parameter")
     walk.finish()
-    assert bp.picture(walk, w).caption.endswith("Units 1, 2: all zero, for every image the ReLUs above them (their "
-                                                   "own or later ones) let no gradient through.")
+    caption = bp.picture(walk, w).caption
+    assert caption.endswith(f"Units 1, 2: all zero, no gradient reaches them ({bp.NO_GRADIENT_WHY}).")
 
 
 def test_gradient_tiles_share_the_scale_of_their_channel_sums():

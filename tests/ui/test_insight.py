@@ -185,7 +185,7 @@ def test_health_data_has_a_column_per_panel_and_layer():
 
 def test_the_note_gives_the_last_dead_shares_in_words_since_equal_lines_hide_each_other():
     assert insight.dead_units_now([]) == "" and insight.dead_units_now([Record(0, 0.7, 0.7, 0.5, 0.5)]) == ""
-    broken = Record(30, 0.6, np.nan, 0.5, np.nan, LayerHealth((), (), (1.0, 1.0, 1.0)))  # rolled back: not the run
+    broken = Record(30, 0.6, np.nan, 0.5, np.nan, LayerHealth((), (), (1.0, 1.0, 1.0)))  # dead shares only: skipped
     note = insight.health_note(10, [record(0), record(20, dead=(0.0, 0.3, 0.0)), broken])
     assert note.endswith(" Dead units at epoch 20: layer 1 0%, layer 2 30%, layer 3 0% (lines at the same share lie "
                          "on top of each other; layer 4, the output, has no ReLU).")
@@ -296,3 +296,27 @@ def test_the_picker_keeps_a_pick_on_its_split_and_starts_another_split_at_its_fi
     assert insight.pick_for("test", order, 1, "test") == 1  # the visitor's own pick stays
     assert insight.pick_for("train", order, 1, "test") == 7  # another split: its first mistake, though 1 exists there
     assert insight.pick_for("test", order, 40, "test") == 7  # a pick the split no longer has
+
+
+class RecordingState(dict):
+    """A stand-in for Streamlit's session state that remembers which keys the page assigned."""
+
+    def __init__(self):
+        super().__init__()
+        self.assigned = []
+
+    def __setitem__(self, key, value):
+        self.assigned.append(key)
+        super().__setitem__(key, value)
+
+
+def test_the_pick_is_sent_to_the_browser_again_whenever_its_label_changes():
+    state, order = RecordingState(), [7, 2, 0]
+    labels = {7: "Test image 8 · MP: cat ✗", 2: "Test image 3 · MP: cat", 0: "Test image 1 · MP: non-cat"}
+    assert insight.sync_pick(state, "test", order, labels.get) == 7 and "explain_pick" in state.assigned
+    state.assigned.clear()
+    assert insight.sync_pick(state, "test", order, labels.get) == 7
+    assert "explain_pick" not in state.assigned  # nothing changed: the browser's own state is left alone
+    labels[7] = "Test image 8 · MP: non-cat"  # training changed the picked image's prediction
+    assert insight.sync_pick(state, "test", order, labels.get) == 7 and "explain_pick" in state.assigned
+    assert state["explain_label"] == "Test image 8 · MP: non-cat"

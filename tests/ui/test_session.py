@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from model.trainer import Record
 from model.weights import load_weights, save_weights
 from ui import live, photos, session, settings
 from ui import resources as shared
-from ui.text import describe_start, explain_markdown, format_lr, graph_summary
+from ui.text import describe_start, explain_markdown, format_lr, graph_summary, precision_note
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,20 @@ def test_a_fresh_run_says_what_always_answering_cat_scores_and_why_it_drifts_fro
     assert "float64" not in other_lr
     same_precision = session.TrainingSession(resources, start=settings.FRESH, dtype=np.float64)
     assert "float64" not in describe_start(same_precision)  # then it retraces that run exactly
+
+
+def test_the_precision_note_reads_a_weight_file_that_leaves_out_its_dtype_or_epochs():
+    recipe = {"seed": 1, "optimizer": "sgd", "lr": 0.0075}
+
+    def note(meta, base_epochs=0):
+        training = SimpleNamespace(resources=SimpleNamespace(meta=meta, base_epochs=base_epochs), dtype=np.float32,
+                                   **recipe)
+        return precision_note(training)
+
+    assert note(recipe) == (" The pretrained weights are this recipe run in float64; the page trains in float32, for "
+                            "speed, so its losses drift a little from theirs.")  # float64: what the loader reads
+    assert "run for 2,500 epochs in float64" in note(recipe | {"epochs": "2500"}, base_epochs=2500)
+    assert note(recipe | {"dtype": "float32"}) == "" and note({}) == "" and note(recipe | {"seed": 2}) == ""
 
 
 def test_fresh_start_is_the_reference_initialization(resources):
@@ -405,15 +420,21 @@ def test_view_status_lines(resources):
     assert run.view().status.startswith("Ready")
     run.play()
     assert run.view().status.startswith("Training") and run.view().pause_enabled
-    run.step(5)  # Step stops a playing run
-    assert run.view().status == "Paused at epoch 5 of 20."
-    run.step(5)  # nothing was playing: nothing paused
-    assert run.view().status == "At epoch 10 of 20: press Play to train on, or Step for 10 more."
+    run.step(5)  # Step stops a playing run, but it is no Pause
+    assert run.view().status == "At epoch 5 of 20: press Play to train on, or Step for 10 more."
+    run.step(5)
+    assert run.view().status.startswith("At epoch 10 of 20: press Play")
     run.play()
     run.pause()
+    run.pause()  # a second click
     assert run.view().status == "Paused at epoch 10 of 20."
     run.apply_step(run.forward_step())  # the backprop stepper's "Update the weights"
     assert run.view().status.startswith("At epoch 11 of 20: press Play")
+    run.play()
+    while not session.tick(run, seconds=0.5):  # Play until the target stops it
+        pass
+    run.set_target(40)
+    assert run.view().status.startswith("At epoch 20 of 40: press Play")  # it reached a target, nobody paused it
     run.step(20)
     assert run.view().status.startswith("Done")
 
