@@ -348,9 +348,10 @@ def sync_pick(state, split_name: str, order: list, label) -> int:
     Assigned again whenever its label changes, even to the same image: the browser shows the label it was last
     sent, so a new split or a new MP would sit under the old words (unfixed until streamlit/streamlit#13788)."""
     pick = pick_for(split_name, order, state.get("explain_pick"), state.get("explain_split"))
-    if pick != state.get("explain_pick") or label(pick) != state.get("explain_label"):
+    words = label(pick)
+    if pick != state.get("explain_pick") or words != state.get("explain_label"):
         state["explain_pick"] = pick
-    state["explain_split"], state["explain_label"] = split_name, label(pick)
+    state["explain_split"], state["explain_label"] = split_name, words
     return pick
 
 

@@ -155,7 +155,7 @@ def status_line(session) -> str:
         return f"Ready: press Play to train {target:,} epochs, or Step for {STEP_EPOCHS}."
     if session.paused:
         return f"Paused at epoch {epoch:,} of {target:,}."
-    # after Step or the backprop stepper's update: nothing was playing, so nothing was paused
+    # after a Step, the backprop stepper's update or a target reached and raised: nobody pressed Pause
     return f"At epoch {epoch:,} of {target:,}: press Play to train on, or Step for {STEP_EPOCHS} more."
 
 

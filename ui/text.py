@@ -13,7 +13,7 @@ from model.optim import format_lr  # the page's text writes rates as the Trainer
 from model.weights import DEFAULT_DTYPE
 from ui.settings import DEFAULT_LRS, DEFAULT_SEED, EVAL_EVERY, LR_CHOICES, OPTIMIZER_LABELS, PRETRAINED
 
-# Why a unit's gradient can be all zero: said under the See backprop tiles and under Inside the network's
+# Why a unit's gradient can be all zero: said under the W1 gradient tiles of See backprop and of Inside the network
 NO_GRADIENT_WHY = "on every training image, the unit's own ReLU or every path above it is off"
 
 LR_HELP = (f"Log scale, from {format_lr(LR_CHOICES[0])} to {format_lr(LR_CHOICES[-1])}. A change applies from the "
