@@ -47,8 +47,8 @@ if "link_read" not in st.session_state:
     from_link = urls.read_settings({key: st.query_params.get_all(key) for key in urls.KEYS},
                                    session.page_defaults(resources))
     st.session_state.update(from_link.settings)  # before the widgets and the training session are made
-    for notice in from_link.notices:
-        st.toast(notice, icon=":material/link_off:", duration="long")  # 10 s: time to read what the link got wrong
+    if from_link.notices:
+        st.toast(from_link.message(), icon=":material/link_off:", duration="long")  # 10 s: time to read it
 
 # --- this visitor's state ------------------------------------------------------------------------
 
@@ -295,6 +295,30 @@ def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
 
 st.header("See backprop", divider="gray")
 stepper = backprop.stepper_for(st.session_state, training)
+on_a_phone = backprop.starts_vertical(st.context.headers.get("User-Agent"))
+
+
+def show_node_detail(detail: backprop.Detail | None) -> None:
+    """What happens at the current node: its rule, its gradient, what it passed on, and a picture of it."""
+    st.subheader("What happens at the current node", anchor=False)
+    if detail is None:
+        st.markdown(backprop.NOTHING_YET)
+        return
+    st.markdown(f"**{detail.title}**")
+    st.code("\n".join((detail.rule.forward, *detail.rule.backward)), language="python")
+    for note in detail.rule.notes:
+        st.markdown(note)
+    st.markdown(detail.gradient)
+    if detail.passed:
+        st.markdown(detail.passed_markdown)
+    picture = detail.picture
+    if picture is not None and picture.kind == "bars":
+        st.vega_lite_chart(*picture.chart, width="stretch")
+    elif picture is not None:
+        st.image(list(picture.png), caption=list(picture.captions) or None,
+                 width=96 if picture.kind == "tiles" else "content")
+    if picture is not None:
+        st.caption(picture.caption)
 
 
 def bp_press(action: str) -> None:
@@ -307,7 +331,7 @@ st.segmented_control("Example", options=list(backprop.EXAMPLES), format_func=bac
                      required=True, key="bp_example",
                      on_change=lambda: st.session_state.backprop.choose(st.session_state.bp_example, current()))
 # A phone starts with the tall graph (the wide one is unreadable at 390 px); the toggle stays the visitor's.
-st.session_state.setdefault("bp_vertical", backprop.starts_vertical(st.context.headers.get("User-Agent")))
+st.session_state.setdefault("bp_vertical", on_a_phone)
 bp_view = stepper.view(training, "TB" if st.session_state.bp_vertical else "LR")
 if bp_view.example is not None:
     about, code = st.columns([2, 3])
@@ -334,10 +358,12 @@ if bp_view.notice:
     (st.success if kind == "success" else st.warning)(notice)
 if bp_view.example is not None:
     st.progress(bp_view.progress, text=bp_view.status)
-    if bp_view.now:
+    if bp_view.now and not on_a_phone:  # a phone has the whole story right here, next
         st.markdown(bp_view.now)
     if bp_view.done:
         st.success(bp_view.done, icon=":material/check_circle:")
+    if on_a_phone:  # the node's story right under the buttons that moved it, the tall graph after it
+        show_node_detail(bp_view.detail)
     graph, order = st.columns([6, 1], gap="medium")
     with order:
         st.markdown("**Backward order**")
@@ -347,26 +373,8 @@ if bp_view.example is not None:
     with graph:
         st.graphviz_chart(bp_view.dot, width=bp_view.graph_width)
         st.caption(bp_view.graph_caption)
-        st.subheader("What happens at the current node", anchor=False)
-        bp_detail = bp_view.detail
-        if bp_detail is None:
-            st.markdown(backprop.NOTHING_YET)
-        else:
-            st.markdown(f"**{bp_detail.title}**")
-            st.code("\n".join((bp_detail.rule.forward, *bp_detail.rule.backward)), language="python")
-            for note in bp_detail.rule.notes:
-                st.markdown(note)
-            st.markdown(bp_detail.gradient)
-            if bp_detail.passed:
-                st.markdown(bp_detail.passed_markdown)
-            bp_picture = bp_detail.picture
-            if bp_picture is not None and bp_picture.kind == "bars":
-                st.vega_lite_chart(*bp_picture.chart, width="stretch")
-            elif bp_picture is not None:
-                st.image(list(bp_picture.png), caption=list(bp_picture.captions) or None,
-                         width=96 if bp_picture.kind == "tiles" else "content")
-            if bp_picture is not None:
-                st.caption(bp_picture.caption)
+        if not on_a_phone:
+            show_node_detail(bp_view.detail)
 
 # --- your photos ---------------------------------------------------------------------------------
 

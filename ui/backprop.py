@@ -768,7 +768,7 @@ class SectionView:
     @property
     def now(self) -> str:
         """The current node and what it just did, in one line beside the buttons (its full story is below the
-        graph: a phone's screen away)."""
+        graph; a phone draws that story here instead)."""
         if self.detail is None:
             return ""
         backward = "; ".join(f"`{line.split('  #')[0]}`" for line in self.detail.rule.backward)  # code, no comments

@@ -337,17 +337,23 @@ def mistakes_first(items: dict) -> list:
     return sorted(items, key=lambda index: items[index].correct)  # sorted() is stable
 
 
-def pick_for(split_name: str, order: list, previous: int | None, previous_split: str | None) -> int:
-    """The image the picker shows: the visitor's pick while they stay on its split, else the split's first mistake."""
-    return previous if previous_split == split_name and previous in order else order[0]
+def pick_for(split_name: str, order: list, picks: dict) -> int:
+    """The image the picker shows: the visitor's last pick on this split (`picks`: split -> image), else its
+    first mistake."""
+    pick = picks.get(split_name)
+    return pick if pick in order else order[0]
 
 
 def sync_pick(state, split_name: str, order: list, label) -> int:
     """Set the picker's value in `state` (the page's session state, keys explain_*) before the picker is drawn.
 
-    Assigned again whenever its label changes, even to the same image: the browser shows the label it was last
-    sent, so a new split or a new MP would sit under the old words (unfixed until streamlit/streamlit#13788)."""
-    pick = pick_for(split_name, order, state.get("explain_pick"), state.get("explain_split"))
+    Each split keeps the visitor's pick, to come back to. The value is assigned again whenever its label changes,
+    even to the same image: the browser shows the label it was last sent, so a new split or a new MP would sit
+    under the old words (unfixed until streamlit/streamlit#13788)."""
+    picks = state.setdefault("explain_picks", {})
+    if state.get("explain_split") is not None and "explain_pick" in state:
+        picks[state["explain_split"]] = state["explain_pick"]  # the visitor's latest, on the split it was made on
+    pick = pick_for(split_name, order, picks)
     words = label(pick)
     if pick != state.get("explain_pick") or words != state.get("explain_label"):
         state["explain_pick"] = pick

@@ -36,6 +36,15 @@ class FromAddress:
     settings: dict = field(default_factory=dict)  # widget key -> value, ready for the page's session state
     notices: list = field(default_factory=list)  # Markdown sentences; strangers' text in them is escaped
 
+    headline: str = ""  # what the notices are about, in one line: all a stack of them needs before the details
+
+    def message(self) -> str:
+        """The notices as one Markdown text ("" if none): one toast, where one per notice would stack over
+        the page's metrics. Several lead with the headline, which a toast's first lines have room for."""
+        if len(self.notices) <= 1:
+            return "".join(self.notices)
+        return self.headline + "\n" + "".join(f"\n- {notice}" for notice in self.notices)
+
 
 # ---------------------------------------------------------------------------------------------- parsing
 
@@ -135,7 +144,23 @@ def read_settings(params: Mapping[str, Sequence[str] | str], defaults: Mapping |
             continue
         instead = f"; the page uses {key}={link_text(key, used[key])}" if key in used else ""
         notices.append(f"Ignored {_shown(key, values)} in the link: {why}{instead}.")
-    return FromAddress(settings, notices)
+    return FromAddress(settings, notices, _headline(problems))
+
+
+def _headline(problems) -> str:
+    """"Ignored **lr** and **seed** in the link, and adjusted **epochs**:" for a stack of notices."""
+    ignored = [f"**{key}**" for key, _, _, was_ignored in problems if was_ignored]
+    adjusted = [f"**{key}**" for key, _, _, was_ignored in problems if not was_ignored]
+    if not problems:
+        return ""
+    if not ignored:
+        return f"Adjusted {_and(adjusted)} from the link:"
+    return f"Ignored {_and(ignored)} in the link" + (f", and adjusted {_and(adjusted)}:" if adjusted else ":")
+
+
+def _and(words: list) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
 # ---------------------------------------------------------------------------------------------- writing

@@ -151,8 +151,8 @@ def test_a_picked_test_image_shows_where_the_model_looks(app):
     pick = app.selectbox(key="explain_pick")
     assert pick.format_func(pick.value) == pick.options[0] and pick.options[0].startswith("Train image")
     assert pick.options[0].endswith("✗")
-    app.segmented_control(key="grid_split").set_value("test").run()  # and back: the test set's first mistake again
-    assert app.selectbox(key="explain_pick").value == first
+    app.segmented_control(key="grid_split").set_value("test").run()  # and back: the visitor's pick there
+    assert app.selectbox(key="explain_pick").value == correct
 
 
 def test_saliency_on_the_page_never_disturbs_training(app):

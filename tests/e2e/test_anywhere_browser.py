@@ -233,6 +233,7 @@ def test_bad_values_in_a_link_are_named_in_a_notice_and_dropped(browser, app_url
         page.goto(app.url)
         toasts = page.get_by_test_id("stToast")  # first: a toast goes away after a few seconds
         expect(toasts.filter(has_text="lr=abc")).to_contain_text("not a number")
+        assert toasts.count() == 1  # one for all three: a stack of them would cover the metrics
         expect(toasts.filter(has_text="optimizer=rmsprop")).to_contain_text("not one of sgd, adam")
         seed_toast = toasts.filter(has_text="seed=https")
         expect(seed_toast).to_contain_text("evil.example")  # shown as text: a link from a stranger is no link

@@ -159,6 +159,9 @@ def test_the_section_on_a_phone(phone_app, screenshot):
     expect_step(app, 1)
     assert current_node(app).startswith("loss")
     scroll_to_buttons(app)
+    story = app.page.get_by_role("heading", name="What happens at the current node").bounding_box()
+    graph = app.page.get_by_test_id("stGraphVizChart").bounding_box()
+    assert story["y"] < graph["y"]  # the node's story right under the buttons, not a screen below the graph
     screenshot(app.page, "backprop-phone", docs=True)
     app.widget("bp_vertical").get_by_text("Top to bottom", exact=True).click()  # the switch's label
     expect(vertical).not_to_be_checked()  # still the visitor's choice

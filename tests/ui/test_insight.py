@@ -290,12 +290,22 @@ def test_without_the_data_set_the_tiles_still_show_and_say_why_there_is_no_gradi
     assert view.pngs == [] and "needs the data set" in view.note
 
 
-def test_the_picker_keeps_a_pick_on_its_split_and_starts_another_split_at_its_first_mistake():
+def test_the_picker_starts_a_split_at_its_first_mistake_and_comes_back_to_the_visitors_pick():
     order = [7, 2, 0, 1]  # mistakes first
-    assert insight.pick_for("test", order, None, None) == 7  # a first visit
-    assert insight.pick_for("test", order, 1, "test") == 1  # the visitor's own pick stays
-    assert insight.pick_for("train", order, 1, "test") == 7  # another split: its first mistake, though 1 exists there
-    assert insight.pick_for("test", order, 40, "test") == 7  # a pick the split no longer has
+    assert insight.pick_for("test", order, {}) == 7  # a first visit
+    assert insight.pick_for("test", order, {"test": 1}) == 1  # the visitor's own pick stays
+    assert insight.pick_for("train", order, {"test": 1}) == 7  # another split: its first mistake, though 1 exists there
+    assert insight.pick_for("test", order, {"test": 40}) == 7  # a pick the split no longer has
+
+
+def test_switching_splits_and_back_finds_the_pick_made_there():
+    state, order = {}, [7, 2, 0, 1]
+    assert insight.sync_pick(state, "test", order, str) == 7
+    state["explain_pick"] = 2  # the visitor picks image 2 on the test split
+    assert insight.sync_pick(state, "train", order, str) == 7  # the training split starts at its first mistake
+    state["explain_pick"] = 0
+    assert insight.sync_pick(state, "test", order, str) == 2  # back on the test split: the visitor's pick
+    assert insight.sync_pick(state, "train", order, str) == 0
 
 
 class RecordingState(dict):

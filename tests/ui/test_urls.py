@@ -229,3 +229,20 @@ def test_a_notice_says_what_the_page_uses_instead_of_an_ignored_value():
         "**epochs=300\\.4** in the link: not a whole number, so 300.",  # adjusted, not ignored: nothing else to say
         "Ignored **optimizer=rmsprop** in the link: not one of sgd, adam; the page uses optimizer=sgd.",
     ]
+
+
+def test_several_notices_make_one_message_that_names_every_parameter_first():
+    got = read_settings({"lr": ["5"], "optimizer": ["rmsprop"], "epochs": ["300.4"]}, DEFAULTS)
+    assert got.message().splitlines() == [
+        "Ignored **lr** and **optimizer** in the link, and adjusted **epochs**:",  # what a toast's first lines show
+        "",
+        *(f"- {notice}" for notice in got.notices),
+    ]
+    adjusted = read_settings({"epochs": ["300.4"], "lr": ["0.004"]}, DEFAULTS)
+    assert adjusted.message().startswith("Adjusted **lr** and **epochs** from the link:\n\n- ")
+
+
+def test_one_notice_is_its_own_message_and_a_good_link_has_none():
+    one = read_settings({"lr": ["abc"]}, DEFAULTS)
+    assert one.message() == one.notices[0]
+    assert read_settings({"lr": ["0.5"]}, DEFAULTS).message() == ""
