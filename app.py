@@ -54,6 +54,7 @@ if "link_read" not in st.session_state:
 
 training = session.training_for(st.session_state, resources)
 playing = training.playing
+on_a_phone = settings.is_phone(st.context.headers.get("User-Agent"))  # a few sections order themselves for it
 
 
 def current() -> session.TrainingSession:
@@ -203,16 +204,16 @@ with st.container(horizontal=True, gap="small", key="controls"):
 live_section = st.container()  # filled by the training fragment at the end of the page
 
 
-def show_live_view(training: session.TrainingSession) -> None:
-    """Metrics, progress and any warning: redrawn after every tick."""
-    if not training.can_train:
-        return  # the data-set section above says how to get the data
-    view = training.view()
+def show_metrics(view: live.View) -> None:
     with st.grid(len(view.metrics), min_column_width=METRIC_MIN_WIDTH):  # one row wide, two columns on a phone
         for metric in view.metrics:
             st.metric(metric.label, metric.value, metric.delta, delta_color=metric.delta_color,
                       delta_arrow="off" if metric.delta_color == "off" else "auto", help=metric.help,
                       border=True, height="stretch")
+
+
+def show_status(view: live.View) -> None:
+    """The progress bar with its status line, and any warning."""
     speed = f" · {view.epochs_per_second:,.0f} epochs/s" if view.playing and view.epochs_per_second else ""
     st.progress(view.progress, text=f"{view.status}{speed}")
     if view.warning:
@@ -295,7 +296,6 @@ def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
 
 st.header("See backprop", divider="gray")
 stepper = backprop.stepper_for(st.session_state, training)
-on_a_phone = backprop.starts_vertical(st.context.headers.get("User-Agent"))
 
 
 def show_node_detail(detail: backprop.Detail | None) -> None:
@@ -305,7 +305,8 @@ def show_node_detail(detail: backprop.Detail | None) -> None:
         st.markdown(backprop.NOTHING_YET)
         return
     st.markdown(f"**{detail.title}**")
-    st.code("\n".join((detail.rule.forward, *detail.rule.backward)), language="python")
+    st.code("\n".join((detail.rule.forward, *detail.rule.backward)), language="python",
+            wrap_lines=True)  # on a phone the shape comments would be cut off at the screen's edge
     for note in detail.rule.notes:
         st.markdown(note)
     st.markdown(detail.gradient)
@@ -336,7 +337,7 @@ bp_view = stepper.view(training, "TB" if st.session_state.bp_vertical else "LR")
 if bp_view.example is not None:
     about, code = st.columns([2, 3])
     about.markdown(bp_view.example.about)
-    code.code(bp_view.example.code, language="python")
+    code.code(bp_view.example.code, language="python", wrap_lines=True)
 with st.container(horizontal=True, vertical_alignment="center"):
     st.button("Backward one step", key="bp_back", icon=":material/arrow_back:", type="primary",
               on_click=bp_press, args=("back",), disabled=not bp_view.can_step,
@@ -474,7 +475,8 @@ def tl_mp_grid() -> None:
         mistakes_only = st.toggle("Mistakes only", key="mistakes_only")
     split = resources.split(split_name)
     p_cat = training.p_cat(split.x)
-    st.caption(f"{gallery.summarize(split.labels, p_cat).text}. Mistakes are framed in red. "
+    st.caption(f"{gallery.summarize(split.labels, p_cat).text}. Mistakes are framed in red; a tile's number is "
+               "its image's number in the picker. "
                f"{gallery.TL_KEY}, {gallery.MP_KEY}, refreshed as the model trains.")
     show_explain_pick(training, split, p_cat)
     items = gallery.grid_items(split.labels, p_cat, mistakes_only, classes=resources.classes)
@@ -497,11 +499,20 @@ def train_and_show() -> None:
     second. Drawing before training means nothing on the page waits (and fades as stale) during a chunk."""
     training = current()
     with live_section:
-        board, chart = st.empty(), st.empty()
+        if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
+            status, chart, board = st.empty(), st.empty(), st.empty()
+        else:
+            board, status, chart = st.empty(), st.empty(), st.empty()
 
     def redraw_metrics():
+        """Metrics, progress and any warning: redrawn after every tick."""
+        if not training.can_train:
+            return  # the data-set section above says how to get the data
+        view = training.view()
         with board.container():
-            show_live_view(training)
+            show_metrics(view)
+        with status.container():
+            show_status(view)
 
     def redraw_chart():
         with chart.container():

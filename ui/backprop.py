@@ -730,11 +730,6 @@ def network_example(training) -> Example | None:
 # --- the section's state in one session -----------------------------------------------------------
 
 
-def starts_vertical(user_agent: str | None) -> bool:
-    """Whether the graph starts top to bottom: on a phone, its browser saying "Mobi" as MDN advises (tablets do not)."""
-    return "Mobi" in (user_agent or "")
-
-
 NEEDS_DATA = ("**This network's training step needs the catvnoncat data set**, which is not in this checkout: "
               "run `make data` and reload the page. The small examples work without it.")
 WHILE_PLAYING = ("Training is running, so the weights change on every tick: **Pause** (under **Live training**) "

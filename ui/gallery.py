@@ -1,13 +1,14 @@
 """The TL/MP grids (true label / model prediction): captions, mistake flags, summaries and framed tiles."""
 from __future__ import annotations
 
+import functools
 import io
 import re
 import threading
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from model.cat import CLASSES, IMAGE_SHAPE, is_cat
 
@@ -16,6 +17,7 @@ UPSCALED_WIDTH = TILE_SCALE * IMAGE_SHAPE[1]  # px: a model input as the page sh
 FRAME = 4  # px of frame around each tile: red for a mistake, none (background) otherwise
 MISTAKE_RGB = (214, 48, 49)
 BACKGROUND_RGB = (255, 255, 255)
+BADGE_RGB, BADGE_TEXT_RGB = (32, 32, 32), (255, 255, 255)  # an image's number, in the tile's top-left corner
 CAPTION_RE = re.compile(r"TL: (cat|non-cat) \| MP: (cat|non-cat)")
 TL_KEY, MP_KEY = "TL = true label", "MP = model prediction"  # what the captions' abbreviations stand for
 
@@ -113,9 +115,10 @@ TILE_WIDTH = 168  # px: wide enough for the longest caption, 'TL: non-cat | MP: 
 
 
 def tile(image: np.ndarray, mistake: bool, scale: int = TILE_SCALE, frame: int = FRAME,
-         width: int = TILE_WIDTH) -> np.ndarray:
+         width: int = TILE_WIDTH, number: int | None = None) -> np.ndarray:
     """An (h, w, 3) uint8 image, upscaled, framed in red if it is a mistake, centred on a background
-    canvas at least `width` px wide (so every tile, and every caption under it, has the same width)."""
+    canvas at least `width` px wide (so every tile, and every caption under it, has the same width); with
+    `number`, that number in a dark badge in the photo's top-left corner."""
     big = upscale(np.asarray(image, dtype=np.uint8), scale)
     h, w = big.shape[:2]
     out_h, out_w = h + 2 * frame, max(width, w + 2 * frame)
@@ -125,7 +128,23 @@ def tile(image: np.ndarray, mistake: bool, scale: int = TILE_SCALE, frame: int =
     if mistake:
         out[:, left - frame:left + w + frame] = MISTAKE_RGB
     out[frame:frame + h, left:left + w] = big
-    return out
+    return out if number is None else _with_badge(out, str(number), left, frame)
+
+
+def _with_badge(canvas: np.ndarray, text: str, left: int, top: int) -> np.ndarray:
+    """`canvas` with `text` drawn white on a dark box whose corner is at (left, top)."""
+    picture = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(picture)
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=_badge_font())
+    pad = 3
+    draw.rectangle((left, top, left + x1 - x0 + 2 * pad, top + y1 - y0 + 2 * pad), fill=BADGE_RGB)
+    draw.text((left + pad - x0, top + pad - y0), text, font=_badge_font(), fill=BADGE_TEXT_RGB)
+    return np.asarray(picture)
+
+
+@functools.cache
+def _badge_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=12)  # Pillow's own font: no font file to ship or find
 
 
 def png_bytes(image: np.ndarray, colors: int | None = None) -> bytes:
@@ -139,7 +158,8 @@ def png_bytes(image: np.ndarray, colors: int | None = None) -> bytes:
 
 
 class TileCache:
-    """PNG bytes of every framed tile, made on first use and kept (shared by all sessions; immutable)."""
+    """PNG bytes of every framed tile, numbered as the picker names the images (from 1), made on first use and
+    kept (shared by all sessions; immutable)."""
 
     def __init__(self, images: np.ndarray):
         self.images = images
@@ -150,7 +170,7 @@ class TileCache:
         key = (int(index), bool(mistake))
         tile_png = self._tiles.get(key)
         if tile_png is None:
-            tile_png = png_bytes(tile(self.images[index], mistake))
+            tile_png = png_bytes(tile(self.images[index], mistake, number=int(index) + 1))  # "Test image 7"
             with self._lock:
                 self._tiles[key] = tile_png
         return tile_png

@@ -143,7 +143,8 @@ def first_layer_values(training, view: str) -> tuple[np.ndarray | None, str]:
     start = initial_first_layer(seed, layer.n_in, layer.n_out).astype(weight.dtype)
     learned = weight - start
     if not learned.any():
-        return learned, "Nothing learned yet: every tile is grey until the first training step (press Step or Play)."
+        return learned, ("Nothing learned yet: every tile is grey until a training step changes the weights (press "
+                         "Step or Play; a step rolled back after a breakdown leaves them as they were).")
     return learned, (f"What {epochs:,} epochs of training added to each unit's weights: the weights minus their "
                      f"random start (seed {seed}), which is fine-grained noise that plain gradient descent never "
                      "removes.")

@@ -144,7 +144,7 @@ def status_line(session) -> str:
     if not session.can_train:
         return "Training needs the data set."
     if session.warning:
-        return f"Stopped at epoch {epoch:,}."
+        return f"Stopped at epoch {epoch:,}: the warning below says why."
     if session.playing and session.queued_behind:
         return f"{queue_text(session.queued_behind)} Epoch {epoch:,} of {target:,}."
     if session.playing:

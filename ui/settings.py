@@ -26,3 +26,9 @@ EVAL_EVERY = 10  # the Trainer records a history row every this many epochs
 def lr_after_switch(lr: float, old_optimizer: str, new_optimizer: str) -> float:
     """The learning rate after a switch of optimizer: the new one's own if the visitor had kept the old one's."""
     return DEFAULT_LRS[new_optimizer] if lr == DEFAULT_LRS[old_optimizer] else lr
+
+
+def is_phone(user_agent: str | None) -> bool:
+    """Whether the page lays out for a phone: its browser says "Mobi" in its User-Agent, as MDN advises (tablets,
+    wide enough for the desktop layout, do not)."""
+    return "Mobi" in (user_agent or "")

@@ -230,7 +230,8 @@ class App:
 
     @property
     def status(self):
-        """The progress bar's text under the metrics: 'Ready: …', 'Training… epoch 83 of 200', …"""
+        """The progress bar's text under the metrics (above them on a phone): 'Ready: …', 'Training… epoch 83 of
+        200', …"""
         return self.page.get_by_test_id("stProgress").first
 
     # ------------------------------------------------------------------ reading

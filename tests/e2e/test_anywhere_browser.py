@@ -167,6 +167,9 @@ def test_on_a_phone_play_is_on_the_page_and_the_sidebar_stays_closed(browser, ap
 
         app.button("play").tap()
         app.wait_for_epoch_above(0, TRAIN_TIMEOUT_MS)
+        assert in_viewport(app.status, PHONE)  # what Play changes is on the first screen: the epoch count,
+        curve = page.get_by_test_id("stVegaLiteChart").first.bounding_box()
+        assert curve["y"] + curve["height"] / 2 < PHONE["height"]  # and the loss curve, at least most of it
         app.button("pause").tap()
         expect(app.button("play")).to_be_enabled()
         paused = app.wait_until_still()[0]

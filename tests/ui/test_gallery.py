@@ -67,4 +67,19 @@ def test_tile_cache_makes_each_png_once():
     png = cache.get(1, mistake=True)
     assert cache.get(1, mistake=True) is png and cache.get(1, mistake=False) is not png
     decoded = np.asarray(Image.open(io.BytesIO(png)))
-    assert np.array_equal(decoded, g.tile(images[1], mistake=True))
+    assert np.array_equal(decoded, g.tile(images[1], mistake=True, number=2))  # numbered as the picker counts
+
+
+def test_a_numbered_tile_carries_its_number_in_the_photos_corner_and_nothing_else_changes():
+    image = np.full((64, 64, 3), 200, dtype=np.uint8)
+    plain, seven, forty_two = (g.tile(image, mistake=True, number=n) for n in (None, 7, 42))
+    changed = np.argwhere((seven != plain).any(axis=2))
+    left = (g.TILE_WIDTH - 64 * g.TILE_SCALE) // 2
+    assert changed.min(axis=0).tolist() == [g.FRAME, left]  # the badge starts at the photo's corner, inside the frame
+    assert (changed.max(axis=0) - changed.min(axis=0) < 24).all()  # and stays a small corner of the 128 px photo
+    assert tuple(seven[g.FRAME, left]) == g.BADGE_RGB
+    (top, left_edge), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
+    badge = seven[top:bottom + 1, left_edge:right + 1]
+    assert (badge.min(axis=2) > 160).sum() >= 5  # the digit's light strokes on the dark box (anti-aliased)
+    assert ((forty_two != plain).any(axis=2)).sum() > len(changed)  # two digits take a wider badge than one
+
