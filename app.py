@@ -285,7 +285,8 @@ def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
     with st.container(border=True, horizontal=True, gap="medium"):
         with st.container(width=320):
             pick = st.selectbox("Where does the model look? Pick an image (its mistakes come first)",
-                                options=mistakes_first, format_func=label, key="explain_pick")
+                                options=mistakes_first, format_func=label, key="explain_pick",
+                                on_change=insight.remember_pick, args=(st.session_state,))
             st.caption(insight.HEATMAP_NOTE)
         st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,
                  caption=f"{split.name} image {pick + 1}")
@@ -306,7 +307,7 @@ def show_node_detail(detail: backprop.Detail | None) -> None:
         return
     st.markdown(f"**{detail.title}**")
     st.code("\n".join((detail.rule.forward, *detail.rule.backward)), language="python",
-            wrap_lines=True)  # on a phone the shape comments would be cut off at the screen's edge
+            wrap_lines=True)  # long lines wrap rather than scroll: a phone would cut off the shape comments
     for note in detail.rule.notes:
         st.markdown(note)
     st.markdown(detail.gradient)

@@ -29,7 +29,7 @@ DONE_STYLE = 'fillcolor="#e3f1e4", color="#4b8b55"'
 CURRENT_STYLE = 'fillcolor="#fde4cf", color="#d9652b", penwidth=3'
 CONSTANT_STYLE = 'style="rounded,dashed", fillcolor="#ffffff", color="#9aa0a6", fontcolor="#5f6368"'
 FLOWED_EDGE = 'color="#d9652b", penwidth=1.6'  # the gradient has gone back along this edge
-NOTHING_YET = ("Nothing yet: the forward pass has built the graph above. Press **Backward one step** to start at "
+NOTHING_YET = ("Nothing yet: the forward pass has built the graph. Press **Backward one step** to start at "
                "the output, whose gradient with respect to itself is 1.")
 FULL_SCREEN = " Too small? The button at the graph's top right shows it full screen."
 LEAVES_NOTE = ("The leaves come last: their gradients are final once every node using them is visited, and they "
@@ -232,7 +232,7 @@ def order_markdown(walk: Walk) -> str:
     for i, node in enumerate(walk.order, start=1):
         text = f"`{walk.name(node)}`"
         state = walk.state(node)
-        if state == "current":  # the node the panel below explains; ticked too once the walk is over
+        if state == "current":  # the node the "What happens" panel explains; ticked too once the walk is over
             rows.append(f"{i}. ✓ **{text}** ← last" if walk.finished else f"{i}. **▶ {text}** ← now")
         else:
             rows.append(f"{i}. ✓ {text}" if walk.ticked(node) else f"{i}. {text}")

@@ -139,11 +139,12 @@ def _with_badge(canvas: np.ndarray, text: str, left: int, top: int) -> np.ndarra
     pad = 3
     draw.rectangle((left, top, left + x1 - x0 + 2 * pad, top + y1 - y0 + 2 * pad), fill=BADGE_RGB)
     draw.text((left + pad - x0, top + pad - y0), text, font=_badge_font(), fill=BADGE_TEXT_RGB)
-    return np.asarray(picture)
+    return np.array(picture)  # writable, like an unnumbered tile
 
 
 @functools.cache
 def _badge_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """A 12 px font, loaded once."""
     return ImageFont.load_default(size=12)  # Pillow's own font: no font file to ship or find
 
 

@@ -338,23 +338,25 @@ def mistakes_first(items: dict) -> list:
     return sorted(items, key=lambda index: items[index].correct)  # sorted() is stable
 
 
-def pick_for(split_name: str, order: list, picks: dict) -> int:
-    """The image the picker shows: the visitor's last pick on this split (`picks`: split -> image), else its
-    first mistake."""
-    pick = picks.get(split_name)
-    return pick if pick in order else order[0]
+def pick_for(split_name: str, order: list, picks: dict, showing: tuple | None = None) -> int:
+    """The image the picker shows: the visitor's own last pick on this split (`picks`: split -> image), else the
+    image it shows now while it stays on this split (`showing`: (split, image)), else the split's first mistake."""
+    shown = showing[1] if showing and showing[0] == split_name else None
+    return next((pick for pick in (picks.get(split_name), shown) if pick in order), order[0])
+
+
+def remember_pick(state) -> None:
+    """The picker's on_change: keep the visitor's pick for the split it was made on, to come back to."""
+    state.setdefault("explain_picks", {})[state["explain_split"]] = state["explain_pick"]
 
 
 def sync_pick(state, split_name: str, order: list, label) -> int:
     """Set the picker's value in `state` (the page's session state, keys explain_*) before the picker is drawn.
 
-    Each split keeps the visitor's pick, to come back to. The value is assigned again whenever its label changes,
-    even to the same image: the browser shows the label it was last sent, so a new split or a new MP would sit
-    under the old words (unfixed until streamlit/streamlit#13788)."""
-    picks = state.setdefault("explain_picks", {})
-    if state.get("explain_split") is not None and "explain_pick" in state:
-        picks[state["explain_split"]] = state["explain_pick"]  # the visitor's latest, on the split it was made on
-    pick = pick_for(split_name, order, picks)
+    Assigned again whenever its label changes, even to the same image: the browser shows the label it was last
+    sent, so a new split or a new MP would sit under the old words (unfixed until streamlit/streamlit#13788)."""
+    pick = pick_for(split_name, order, state.get("explain_picks", {}),
+                    (state.get("explain_split"), state.get("explain_pick")))
     words = label(pick)
     if pick != state.get("explain_pick") or words != state.get("explain_label"):
         state["explain_pick"] = pick

@@ -1,4 +1,5 @@
-"""The settings the page offers: their choices, defaults and bounds, in one place."""
+"""The settings the page offers: their choices, defaults and bounds, in one place; and how it lays out for a
+visitor's device."""
 from __future__ import annotations
 
 from model.cat import REFERENCE_EPOCHS, REFERENCE_LR, REFERENCE_OPTIMIZER, REFERENCE_SEED

@@ -35,7 +35,6 @@ class FromAddress:
 
     settings: dict = field(default_factory=dict)  # widget key -> value, ready for the page's session state
     notices: list = field(default_factory=list)  # Markdown sentences; strangers' text in them is escaped
-
     headline: str = ""  # what the notices are about, in one line: all a stack of them needs before the details
 
     def message(self) -> str:
@@ -149,10 +148,10 @@ def read_settings(params: Mapping[str, Sequence[str] | str], defaults: Mapping |
 
 def _headline(problems) -> str:
     """"Ignored **lr** and **seed** in the link, and adjusted **epochs**:" for a stack of notices."""
-    ignored = [f"**{key}**" for key, _, _, was_ignored in problems if was_ignored]
-    adjusted = [f"**{key}**" for key, _, _, was_ignored in problems if not was_ignored]
     if not problems:
         return ""
+    ignored = [f"**{key}**" for key, _, _, was_ignored in problems if was_ignored]
+    adjusted = [f"**{key}**" for key, _, _, was_ignored in problems if not was_ignored]
     if not ignored:
         return f"Adjusted {_and(adjusted)} from the link:"
     return f"Ignored {_and(ignored)} in the link" + (f", and adjusted {_and(adjusted)}:" if adjusted else ":")

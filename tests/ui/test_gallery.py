@@ -82,4 +82,3 @@ def test_a_numbered_tile_carries_its_number_in_the_photos_corner_and_nothing_els
     badge = seven[top:bottom + 1, left_edge:right + 1]
     assert (badge.min(axis=2) > 160).sum() >= 5  # the digit's light strokes on the dark box (anti-aliased)
     assert ((forty_two != plain).any(axis=2)).sum() > len(changed)  # two digits take a wider badge than one
-

@@ -293,19 +293,20 @@ def test_without_the_data_set_the_tiles_still_show_and_say_why_there_is_no_gradi
 def test_the_picker_starts_a_split_at_its_first_mistake_and_comes_back_to_the_visitors_pick():
     order = [7, 2, 0, 1]  # mistakes first
     assert insight.pick_for("test", order, {}) == 7  # a first visit
-    assert insight.pick_for("test", order, {"test": 1}) == 1  # the visitor's own pick stays
-    assert insight.pick_for("train", order, {"test": 1}) == 7  # another split: its first mistake, though 1 exists there
-    assert insight.pick_for("test", order, {"test": 40}) == 7  # a pick the split no longer has
+    assert insight.pick_for("test", order, {}, ("test", 1)) == 1  # what it shows stays while on its split
+    assert insight.pick_for("train", order, {}, ("test", 1)) == 7  # another split: its first mistake
+    assert insight.pick_for("test", order, {"test": 2}, ("train", 1)) == 2  # back: the visitor's own pick there
+    assert insight.pick_for("test", order, {"test": 40}, ("test", 41)) == 7  # picks the split no longer has
 
 
-def test_switching_splits_and_back_finds_the_pick_made_there():
-    state, order = {}, [7, 2, 0, 1]
-    assert insight.sync_pick(state, "test", order, str) == 7
+def test_switching_splits_and_back_finds_the_visitors_pick_or_the_first_mistake_of_now():
+    state = {}
+    assert insight.sync_pick(state, "test", [7, 2, 0, 1], str) == 7
     state["explain_pick"] = 2  # the visitor picks image 2 on the test split
-    assert insight.sync_pick(state, "train", order, str) == 7  # the training split starts at its first mistake
-    state["explain_pick"] = 0
-    assert insight.sync_pick(state, "test", order, str) == 2  # back on the test split: the visitor's pick
-    assert insight.sync_pick(state, "train", order, str) == 0
+    insight.remember_pick(state)
+    assert insight.sync_pick(state, "train", [5, 3, 4], str) == 5  # the training split starts at its first mistake
+    assert insight.sync_pick(state, "test", [0, 1, 2, 7], str) == 2  # back on the test split: the visitor's pick
+    assert insight.sync_pick(state, "train", [4, 3, 5], str) == 4  # never picked there: its first mistake of now
 
 
 class RecordingState(dict):
