@@ -73,7 +73,7 @@ def _whole(low: int, high: int):
     def parse(text: str) -> tuple[int, str | None]:
         value = _number(text)
         _check_range(value, low, high, lambda n: f"{n:,}")
-        whole = round(value)
+        whole = math.floor(value + 0.5)  # halves round up, as people read them (round() makes 2.5 into 2)
         return whole, None if whole == value else f"not a whole number, so {whole:,}"
 
     return parse

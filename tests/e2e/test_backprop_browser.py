@@ -102,7 +102,8 @@ def test_step_through_the_networks_training_step(app, screenshot):
         press(app, "bp_back")
         expect_step(app, k, total)
     assert current_node(app).startswith("h3")
-    expect(app.page.get_by_text("z3.grad += h3.grad * (z3 > 0)", exact=True)).to_be_visible()  # beside the buttons
+    just_visited = app.page.get_by_test_id("stMarkdownContainer").filter(has_text="Just visited")
+    expect(just_visited.get_by_text("z3.grad += h3.grad * (z3 > 0)", exact=True)).to_be_visible()  # by the buttons
     expect(app.page.locator("code.language-python", has_text="z3.grad += h3.grad * (z3 > 0)")).to_be_visible()
     scroll_to_buttons(app)
     screenshot(app.page, "backprop-network", docs=True)

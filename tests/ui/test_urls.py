@@ -91,7 +91,8 @@ def test_range_notices_name_the_range():
 
 @pytest.mark.parametrize("key, text, value", [("epochs", "300.4", 300), ("epochs", "1e3", 1000), ("epochs", "10", 10),
                                               ("epochs", "20000", 20000), ("seed", "0", 0), ("seed", "2.6", 3),
-                                              ("seed", str(2**31 - 1), 2**31 - 1), ("seed", "-0", 0)])
+                                              ("seed", str(2**31 - 1), 2**31 - 1), ("seed", "-0", 0),
+                                              ("seed", "2.5", 3), ("epochs", "300.5", 301)])  # halves round up
 def test_whole_numbers_take_the_nearest_whole_number(key, text, value):
     got = read(**{key: text})
     assert got.settings[key] == value and type(got.settings[key]) is int
