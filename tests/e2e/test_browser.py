@@ -129,6 +129,9 @@ def test_upload_a_photo_and_a_broken_file(app, screenshot, tmp_path, data_dir):
     expect_prediction(app, "phone-photo.jpg")
     expect(app.page.get_by_test_id("stImage").filter(
         has_text="what the model sees")).to_have_count(2)
+    sees, looks = (app.page.get_by_test_id("stImage").filter(has_text=caption).first.bounding_box()
+                   for caption in ("what the model sees", "where the model looks"))
+    assert abs(sees["y"] - looks["y"]) < 10 and sees["x"] < looks["x"]  # a desktop card keeps them in one row
     app.assert_healthy()
     app.scroll_to_heading("Your photos")
     screenshot(app.page, "app-upload", docs=True)
