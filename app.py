@@ -288,8 +288,9 @@ def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
                                 options=mistakes_first, format_func=label, key="explain_pick",
                                 on_change=insight.remember_pick, args=(st.session_state,))
             st.caption(insight.HEATMAP_NOTE)
-        with st.container(width=TILE_WIDTH, horizontal_alignment="center"):  # as wide as the heatmap's canvas:
-            st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,  # stacked, they line up
+        # as wide as the heatmap's canvas beside it, so on a phone, stacked, the two line up
+        with st.container(width=TILE_WIDTH, horizontal_alignment="center"):
+            st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,
                      caption=f"{split.name} image {pick + 1}")
         show_where_it_looks(training, (split.name, pick), split.images[pick], split.x[pick:pick + 1])
 

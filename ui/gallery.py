@@ -134,11 +134,10 @@ def tile(image: np.ndarray, mistake: bool, scale: int = TILE_SCALE, frame: int =
 def _with_badge(canvas: np.ndarray, text: str, left: int, top: int) -> np.ndarray:
     """`canvas` with `text` drawn white on a dark box whose corner is at (left, top)."""
     picture = Image.fromarray(canvas)
-    draw = ImageDraw.Draw(picture)
-    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=_badge_font())
-    pad = 3
+    draw, font, pad = ImageDraw.Draw(picture), _badge_font(), 3
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
     draw.rectangle((left, top, left + x1 - x0 + 2 * pad, top + y1 - y0 + 2 * pad), fill=BADGE_RGB)
-    draw.text((left + pad - x0, top + pad - y0), text, font=_badge_font(), fill=BADGE_TEXT_RGB)
+    draw.text((left + pad - x0, top + pad - y0), text, font=font, fill=BADGE_TEXT_RGB)
     return np.array(picture)  # writable, like an unnumbered tile
 
 
