@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench import app, insight, load, predict, step, train
-from bench.timing import OtherLoad, environment
+from bench.timing import OtherLoad, environment, steady_heap
 
 SECTIONS = {"step": step, "train": train, "predict": predict, "app": app, "insight": insight, "load": load}
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -115,11 +115,13 @@ def main(argv=None) -> int:
         parser.error(f"unknown section(s) {sorted(set(chosen) - set(SECTIONS))}; choose from {list(SECTIONS)}")
     dtypes = tuple(args.dtype or ("float64", "float32"))
 
-    env = environment()
+    heap = steady_heap()  # before any big array exists
+    env = environment() | {"malloc": heap}
     print(f"micrograd-np bench{' (quick)' if args.quick else ''}: python {env['python']}, numpy {env['numpy']}, "
           f"torch {env['torch'] or 'not installed'}, {env['cpus']} cpus, load {env['loadavg_start']}")
     print(f"BLAS: {env['blas'] or 'unknown'}; env: "
           + (" ".join(f"{k}={v}" for k, v in env["openblas_env"].items()) or "no OPENBLAS_*/OMP_* set"))
+    print(heap)
 
     from model.dataset import load_catvnoncat  # after the header, so a missing data set is reported late
     data = load_catvnoncat()

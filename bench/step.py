@@ -98,12 +98,14 @@ def contenders(data, dtype, eval_every: int = CHUNK) -> tuple[dict, Trainer]:
 
     `step()` runs one training step; `weights()` returns [(W, b), ...] as arrays.
     """
-    X, Y = (np.asarray(a, dtype=dtype) for a in (data.x_train, data.y_train))
+    trainer = Trainer(cat_mlp(seed=1), data, lr=LR, dtype=dtype, eval_every=eval_every)
+    # Every contender reads the Trainer's own copy of the images: with a copy each, whichever ran last
+    # would leave its 10-20 MB in the cache and the next contender would find its own images cold.
+    X, Y = trainer.x_train, trainer.y_train
     state = cat_mlp(seed=1).state_dict()
 
     hand = hw.params_from_state(state, dtype)
     x = Value(X, requires_grad=False)
-    trainer = Trainer(cat_mlp(seed=1), data, lr=LR, dtype=dtype, eval_every=eval_every)
 
     def weights_of(model):
         return lambda: [(layer.weight.data, layer.bias.data) for layer in model.linears()]

@@ -57,6 +57,32 @@ def side_by_side(contenders: dict, reps: int, warmup: int = 3, number: int = 1) 
     return results
 
 
+# glibc's mallopt parameters (malloc.h), and the values steady_heap() pins them to
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_TRIM_BYTES, _MMAP_BYTES = 256 << 20, 32 << 20
+
+
+def steady_heap() -> str:
+    """Pin glibc's malloc thresholds for the rest of the process; returns what was done, for the header.
+
+    The contenders share one heap, and by default glibc moves its thresholds as arrays are freed and hands
+    the heap's free top back to the OS, so whether a contender's 2 MB arrays are faulted in fresh (~1.5 us
+    a 4 KB page) depends on what the contenders before it freed: up to ~600 faults a float64 step, on the
+    hand-written baseline as often as on the engine. Pinned (arrays up to 32 MiB come from the heap, which
+    is never trimmed below 256 MiB), nobody faults and the ratios compare arithmetic, not the allocator.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return "malloc: the platform's default (glibc's thresholds can be pinned only on glibc)"
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    pinned = libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_BYTES) and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_BYTES)
+    if not pinned:
+        return "malloc: glibc refused to pin its thresholds (the default, moving ones apply)"
+    return f"malloc: glibc's thresholds pinned (arrays up to {_MMAP_BYTES >> 20} MiB from the heap, " \
+           f"trimmed above {_TRIM_BYTES >> 20} MiB): no contender pays page faults for another's frees"
+
+
 def _minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else 0
 
