@@ -141,7 +141,7 @@ def share_link() -> None:
 
 # --- header --------------------------------------------------------------------------------------
 
-st.title("Cat or not?")
+st.title("Cat or not?", anchor=False)  # no link icon: with it, two heading links came before Play in the Tab order
 st.markdown(
     "A four-layer perceptron learns to tell cats from non-cats on 64×64 photos, running on "
     "**micrograd-np**, a tiny autograd engine written in NumPy. [Upload a photo](#your-photos) to try the "
@@ -155,7 +155,7 @@ if resources.weights_error:
 
 # --- live training -------------------------------------------------------------------------------
 
-st.header("Live training", divider="gray")
+st.header("Live training", divider="gray", anchor=False)
 
 # --- the data set from the page, while it is missing ---
 
@@ -201,7 +201,14 @@ with st.container(horizontal=True, gap="small", key="controls"):
     with st.popover("Share", icon=":material/share:", help="Copy a link to these settings"):
         share_link()
 
-live_section = st.container()  # filled by the training fragment at the end of the page
+# The live view, drawn by the training fragment at the end of the page. The chart's placeholder is made here, once
+# per page run, so each redraw updates the chart in place; one made anew in every fragment run would blank it
+# until Vega had drawn it again, and shift the page below (the others redraw too quickly for that to show).
+with st.container():
+    if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
+        status_section, chart_slot, board_section = st.container(), st.empty(), st.container()
+    else:
+        board_section, status_section, chart_slot = st.container(), st.container(), st.empty()
 
 
 def show_metrics(view: live.View) -> None:
@@ -501,32 +508,33 @@ def train_and_show() -> None:
     """Draw the live view (into its place above), then, while playing, train tick after tick for about a
     second. Drawing before training means nothing on the page waits (and fades as stale) during a chunk."""
     training = current()
-    with live_section:
-        if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
-            status, chart, board = st.empty(), st.empty(), st.empty()
-        else:
-            board, status, chart = st.empty(), st.empty(), st.empty()
+    places = {}
+
+    def place(section):
+        """This run's placeholder in `section`, made right before its first drawing: made earlier, it would blank
+        what the last run drew there (and shift the page below it) until then."""
+        if id(section) not in places:
+            places[id(section)] = section.empty()
+        return places[id(section)]
 
     def redraw_metrics():
         """Metrics, progress and any warning: redrawn after every tick."""
         if not training.can_train:
             return  # the data-set section above says how to get the data
         view = training.view()
-        with board.container():
+        with place(board_section).container():
             show_metrics(view)
-        with status.container():
+        with place(status_section).container():
             show_status(view)
 
     def redraw_chart():
-        with chart.container():
+        with chart_slot.container():
             show_loss_chart(training)
 
-    health, tiles = health_section.empty(), tiles_section.empty()  # "Inside the network", redrawn more slowly
-
-    def redraw_inside():
-        with health.container():
+    def redraw_inside():  # "Inside the network", redrawn more slowly
+        with place(health_section).container():
             show_health_chart(training)
-        with tiles.container():
+        with place(tiles_section).container():
             show_first_layer(training)
 
     redraw_metrics()

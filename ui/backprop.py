@@ -388,7 +388,8 @@ def _bce_rule(walk: Walk, node: Value) -> Rule:
     out, z = walk.name(node), node.parents[0]
     z_name, y = walk.name(z), _constant_name(walk, node, "y")
     m = z.shape[0] if z.ndim else 1
-    return Rule(f"{out} = mean(softplus({z_name}) - {y} * {z_name})  # BCE on the logits",
+    return Rule(f"{out} = mean(softplus({z_name}) - {y} * {z_name})  # binary cross-entropy, from the logits "
+                f"{z_name} (the scores before the sigmoid)",
                 (f"{z_name}.grad += {out}.grad * (sigmoid({z_name}) - {y}) / {m}",),
                 (f"BCE is binary cross-entropy, -[y log p + (1 - y) log(1 - p)] averaged over the images, with "
                  f"p = sigmoid({z_name}) = P(cat). Written with the logit {z_name} (the score before the sigmoid), "

@@ -60,6 +60,7 @@ def loss_chart(chart: dict[str, list], target: int, height: int = 300) -> tuple[
     }
     spec = {
         "height": height,
+        "padding": {"right": 14},  # room for the last epoch label: the plot otherwise ends at the page's edge
         "encoding": encoding,
         "layer": [
             {"mark": {"type": "line", "strokeWidth": 2.5, "interpolate": "monotone"}},

@@ -206,6 +206,34 @@ def test_play_advances_the_epoch_and_the_chart_and_pause_stops_them(app):
     app.assert_healthy()
 
 
+# The top of a heading within the page, every animation frame for `ms` (Streamlit scrolls [data-testid=stMain]).
+TRACK_HEADING = """async ({heading, ms}) => {
+    const main = document.querySelector('[data-testid=stMain]');
+    const element = [...document.querySelectorAll('h2')].find(e => e.textContent.includes(heading));
+    const tops = [], start = performance.now();
+    while (performance.now() - start < ms) {
+        tops.push(element.getBoundingClientRect().top + main.scrollTop);
+        await new Promise(requestAnimationFrame);
+    }
+    return tops;
+}"""
+
+
+def test_the_page_below_the_live_view_stays_put_while_training(phone_app):
+    """While a run plays, every redraw of the live view, the layer health and the unit tiles replaces them in
+    place: nothing below moves. (Each used to blank for a moment when its place was made anew, and on a phone
+    the rest of the page jumped up by as much as 3,000 px, under the reader's eyes.)"""
+    app = phone_app
+    app.click("play")
+    app.wait_for_epoch_above(0, TRAIN_TIMEOUT_MS)
+    app.page.wait_for_timeout(WATCH_MS)  # past the full rerun that Play started: now only the timers redraw
+    tops = app.page.evaluate(TRACK_HEADING, {"heading": "See backprop", "ms": 6_000})  # the tiles redraw every 2 s
+    app.click("pause")
+    assert len(tops) > 60, "too few animation frames to judge"
+    assert max(tops) - min(tops) < 100, f"'See backprop' moved between {min(tops):.0f} and {max(tops):.0f} px"
+    app.assert_healthy()
+
+
 def test_a_fresh_network_learns_up_to_its_epoch_target(app, screenshot):
     """From the reference initialization the loss visibly falls; Play stops by itself at the target."""
     target = 1200  # the train loss falls from 0.77 to about 0.25 by then: a curve worth a picture
