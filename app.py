@@ -201,9 +201,10 @@ with st.container(horizontal=True, gap="small", key="controls"):
     with st.popover("Share", icon=":material/share:", help="Copy a link to these settings"):
         share_link()
 
-# The live view, drawn by the training fragment at the end of the page. The chart's placeholder is made here, once
-# per page run, so each redraw updates the chart in place; one made anew in every fragment run would blank it
-# until Vega had drawn it again, and shift the page below (the others redraw too quickly for that to show).
+# The live view, drawn by the training fragment at the end of the page. The loss chart's placeholder is made here,
+# once per page run, so its several redraws per fragment run update it in place: one made anew in every fragment
+# run blanked it until Vega had drawn it again, and shifted the page below. The rest redraw quickly enough, or (the
+# layer health) once per fragment run, that their placeholders, made in the fragment, show no gap (measured).
 with st.container():
     if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
         status_section, chart_slot, board_section = st.container(), st.empty(), st.container()

@@ -67,7 +67,7 @@ def steady_heap() -> str:
 
     The contenders share one heap, and by default glibc moves its thresholds as arrays are freed and hands
     the heap's free top back to the OS, so whether a contender's 2 MB arrays are faulted in fresh (~1.5 us
-    a 4 KB page) depends on what the contenders before it freed: up to ~600 faults a float64 step, on the
+    a 4 KB page) depends on what the contenders before it freed: up to ~930 faults a float64 step, on the
     hand-written baseline as often as on the engine. Pinned (arrays up to 32 MiB come from the heap, which
     is never trimmed below 256 MiB), nobody faults and the ratios compare arithmetic, not the allocator.
     """
