@@ -273,6 +273,61 @@ def test_a_big_zeroed_gradient_is_kept_until_its_replacement_exists():
     np.testing.assert_array_equal(w.grad, ((x.data @ w.data.T) > 0).T.astype(float) @ x.data)
 
 
+# ---------------------------------------------------------------- writes after zeroing still count
+# Backward may assign a share instead of adding it only if the gradient is still zero when the share
+# arrives. Reading the zeros any earlier (when assigned, or as backward starts, while they are still in
+# the cache) is tempting, and these are the writes that could come in between.
+def big_layer_and_its_share():
+    """A 64 KiB+ weight, a loss on it, and the gradient of that loss with respect to the weight."""
+    w = Value(np.random.default_rng(7).standard_normal((60, 300)))
+    x = Value(np.ones((4, 300)), requires_grad=False)
+    loss = (x @ w.T).relu().sum()
+    return w, loss, ((x.data @ w.data.T) > 0).T.astype(float) @ x.data
+
+
+def walk_writing_after_the_first_node(loss, write) -> None:
+    """loss.backward_steps() to the end, with `write()` once the walk has started (no share has arrived)."""
+    steps = loss.backward_steps()
+    next(steps)
+    write()
+    for _ in steps:
+        pass
+
+
+def test_a_zeroed_gradient_written_through_grad_while_stepping_is_added_into():
+    w, loss, share = big_layer_and_its_share()
+    w.grad = np.zeros_like(w.data)
+
+    def write():
+        w.grad[...] = 1.0
+
+    walk_writing_after_the_first_node(loss, write)
+    np.testing.assert_array_equal(w.grad, 1.0 + share)
+
+
+def test_a_zeroed_gradient_the_user_writes_to_while_stepping_and_then_drops_is_added_into():
+    w, loss, share = big_layer_and_its_share()
+    mine = [np.zeros_like(w.data)]
+    w.grad = mine[0]
+
+    def write():
+        mine.pop()[...] = 1.0  # and drop it: the engine holds the array alone again, no longer zero
+
+    walk_writing_after_the_first_node(loss, write)
+    np.testing.assert_array_equal(w.grad, 1.0 + share)
+
+
+def test_a_zeroed_gradient_the_user_writes_to_and_drops_before_backward_is_added_into():
+    """So backward cannot read the zeros when they are assigned: the user may still write to them."""
+    w, loss, share = big_layer_and_its_share()
+    mine = np.zeros_like(w.data)
+    w.grad = mine
+    mine += 1.0
+    del mine
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, 1.0 + share)
+
+
 def test_a_float64_share_is_added_into_a_float32_gradient_as_float32():
     w = Value(np.ones(3, np.float32))
     w.grad = np.zeros(3, np.float32)
