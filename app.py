@@ -20,6 +20,7 @@ PHOTO_WIDTH = 240  # px, the upload as the visitor sees it
 VERDICT_WIDTH = 240  # px: a photo's name, the model's answer and the true-label buttons
 TILE_WIDTH = gallery.TILE_WIDTH
 METRIC_MIN_WIDTH = 150  # px: five metrics side by side on a laptop, two by two on a phone
+PHONE_UNIT_WIDTH = 112  # px: three unit tiles a row on a phone (at 128, two filled two thirds of its width)
 
 
 # --- shared, loaded once per process -------------------------------------------------------------
@@ -270,7 +271,7 @@ def show_first_layer(training: session.TrainingSession) -> None:
     tiles = pictures().tiles(training, st.session_state.tile_view)
     st.caption(f"{tiles.note} {tiles.legend}")
     if tiles.pngs:
-        st.image(tiles.pngs, caption=tiles.captions, width=gallery.UPSCALED_WIDTH)
+        st.image(tiles.pngs, caption=tiles.captions, width=PHONE_UNIT_WIDTH if on_a_phone else gallery.UPSCALED_WIDTH)
 
 
 def show_where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> None:
@@ -416,7 +417,9 @@ def your_photos() -> None:
                          help="Centre crop keeps proportions; Squash resizes the whole photo, as the "
                               "course did.")
     cache = st.session_state.uploads
-    items = [cache.get(f.file_id, f.name, f.getvalue, st.session_state.fit) for f in files]
+    items, repeats = photos.once_each([cache.get(f.file_id, f.name, f.getvalue, st.session_state.fit) for f in files])
+    for note in repeats:
+        st.caption(note)
     for item in items:
         if not item.ok:
             st.error(item.error_markdown, icon=":material/broken_image:")

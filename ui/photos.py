@@ -5,6 +5,7 @@ exception, so one broken file cannot stop the others from being classified.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -47,12 +48,14 @@ def tips(n_train: int) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Upload:
-    """One uploaded file: `prepared` or `error`, never both."""
+    """One uploaded file: `prepared` or `error`, never both; `digest` tells two copies of one file apart from
+    two photos (None if the file came as something other than bytes)."""
 
     file_id: str
     name: str
     prepared: PreparedImage | None = None
     error: str | None = None
+    digest: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -66,15 +69,33 @@ class Upload:
 
 def prepare(file_id: str, name: str, data, fit: str = "crop") -> Upload:
     """Prepare one file; any problem with it becomes `error` (a sentence for the user)."""
+    digest = hashlib.sha256(data).hexdigest() if isinstance(data, (bytes, bytearray, memoryview)) else None
     try:
-        return Upload(file_id, name, prepared=prepare_image(data, fit=fit))
+        return Upload(file_id, name, prepared=prepare_image(data, fit=fit), digest=digest)
     except ImageError as e:
-        return Upload(file_id, name, error=str(e))
+        return Upload(file_id, name, error=str(e), digest=digest)
     except MemoryError:
-        return Upload(file_id, name, error="The image is too large to decode on this server.")
+        return Upload(file_id, name, error="The image is too large to decode on this server.", digest=digest)
     except Exception:  # a bug or a Pillow surprise: the page must still show the other files
         log.exception("unexpected error while preparing upload %r", name)
-        return Upload(file_id, name, error="The image could not be read (unexpected error).")
+        return Upload(file_id, name, error="The image could not be read (unexpected error).", digest=digest)
+
+
+def once_each(uploads: list[Upload]) -> tuple[list[Upload], list[str]]:
+    """The uploads with every photo once (its first copy), and a note for each copy left out: the same photo
+    uploaded twice would get two cards, and labelling both would count it twice in their grid. A file that
+    failed keeps its error under every name it came by."""
+    first_by_digest: dict[str, Upload] = {}
+    kept, notes = [], []
+    for upload in uploads:
+        first = first_by_digest.setdefault(upload.digest, upload) if upload.ok and upload.digest else upload
+        if first is upload:
+            kept.append(upload)
+        else:
+            name = f"**{escape_markdown(upload.name)}**"
+            notes.append(f"{name} was uploaded twice: shown once." if first.name == upload.name else
+                         f"{name} is the same file as **{escape_markdown(first.name)}**: shown once.")
+    return kept, notes
 
 
 class UploadCache:

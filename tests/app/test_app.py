@@ -306,6 +306,28 @@ def test_bad_files_do_not_stop_the_others(app):
     assert len(predictions(app)) == len(GOOD_UPLOADS)
 
 
+def test_the_same_photo_uploaded_twice_gets_one_card(app):
+    photo = make.png_rgb()
+    upload(app, ("cat.png", photo), ("grey.png", make.png_gray()), ("cat.png", photo))
+    no_exception(app)
+    assert len(predictions(app)) == 2
+    assert "was uploaded twice: shown once." in " ".join(c.value for c in app.caption)
+
+
+def test_a_bug_shows_visitors_no_traceback_and_no_message(app, monkeypatch):
+    """.streamlit/config.toml: a visitor sees the error's type and a generic sentence; the details go to the log."""
+    from ui import photos
+
+    def broken(uploads):
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(photos, "once_each", broken)
+    upload(app, ("cat.png", make.png_rgb()))
+    assert len(app.exception) == 1
+    shown = app.exception[0]
+    assert not shown.stack_trace and "secret" not in shown.value
+
+
 def test_crop_or_squash_changes_what_the_model_sees(app):
     upload(app, ("stripes.png", make.png_stripes(size=(300, 100))))
     cache = app.session_state["uploads"]

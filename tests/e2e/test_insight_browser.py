@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from tests.e2e.conftest import PHONE
 from tests.model import image_factory as make
 
 try:
@@ -202,3 +203,8 @@ def test_the_views_on_a_phone(phone_app, screenshot):
     screenshot(app.page, "insight-phone-health")
     scroll_to_tiles(app)
     screenshot(app.page, "insight-phone-tiles")
+    # three units a row, inside the screen (at two, a third of its width stayed empty)
+    boxes = [app.page.get_by_test_id("stImageCaption").filter(has_text=re.compile(f"^unit {n}$")).bounding_box()
+             for n in (1, 2, 3, 4)]
+    assert len({round(box["y"]) for box in boxes[:3]}) == 1 and boxes[3]["y"] > boxes[0]["y"]
+    assert boxes[2]["x"] + boxes[2]["width"] <= PHONE["width"]

@@ -48,6 +48,23 @@ def test_error_markdown_shows_the_name_literally():
     assert "](" not in result.error_markdown
 
 
+def test_a_photo_uploaded_twice_is_kept_once_with_a_note():
+    photo, other = make.png_rgb(), make.png_gray()
+    uploads = [up.prepare("1", "cat.png", photo), up.prepare("2", "other.png", other),
+               up.prepare("3", "cat.png", photo), up.prepare("4", "copy *of* cat.png", photo),
+               up.prepare("5", "broken.jpg", b"not an image"), up.prepare("6", "broken.jpg", b"not an image")]
+    kept, notes = up.once_each(uploads)
+    assert [u.file_id for u in kept] == ["1", "2", "5", "6"]  # each photo's first copy, and every error
+    assert notes == ["**cat\\.png** was uploaded twice: shown once.",
+                     f"**{escape_markdown('copy *of* cat.png')}** is the same file as **cat\\.png**: shown once."]
+
+
+def test_two_photos_with_one_name_are_both_kept():
+    kept, notes = up.once_each([up.prepare("1", "IMG_0001.jpg", make.png_rgb()),
+                                up.prepare("2", "IMG_0001.jpg", make.png_gray())])
+    assert len(kept) == 2 and not notes
+
+
 def test_cache_prepares_each_file_once_per_fit(monkeypatch):
     calls = []
     real = up.prepare
