@@ -255,9 +255,11 @@ LAYER_COLORS = ("#3B6EA8", "#D9652B", "#5E9E4A", "#8E5BA8")  # layer 1, 2, 3, 4 
 KEPT, ROLLED_BACK = "trained", "rolled back"
 PANELS = (  # (column prefix, the LayerHealth field, title, log scale?)
     ("g", "grad_norm", "gradient norm ‖∂loss/∂W‖", True),
-    ("u", "update_ratio", "update size ‖ΔW‖ / ‖W‖", True),
+    ("u", "update_ratio", "update size ‖ΔW‖ / ‖W‖ (grey: the healthy range)", True),
     ("d", "dead_share", "dead units (output 0 for every image)", False),
 )
+HEALTHY_UPDATE = (1e-4, 1e-2)  # update sizes of a layer that learns steadily: shaded in the chart, named in the note
+BAND_GREY = "#8A8F98"
 
 
 def health_rows(history: list, rolled_back: list = (), max_points: int = HEALTH_POINTS) -> list[tuple[str, object]]:
@@ -286,7 +288,8 @@ def health_data(rows: list[tuple[str, object]]) -> dict[str, list]:
 
 def health_panel(prefix: str, columns: list[str], title: str, log: bool, x_scale: dict, height: int,
                  rolled_back: bool) -> dict:
-    """One panel: a line per layer (colour) and phase (solid: trained; dashed, if any: rolled back)."""
+    """One panel: a line per layer (colour) and phase (solid: trained; dashed, if any: rolled back), over the
+    healthy band in the update-size panel (so a step near 1, which wipes out what the layer knew, stands out)."""
     if log:
         y_scale, y_axis = {"type": "log"}, {"format": "~e", "tickCount": 4}
     else:
@@ -295,6 +298,24 @@ def health_panel(prefix: str, columns: list[str], title: str, log: bool, x_scale
         "title": {"text": title, "fontSize": 12, "anchor": "start"},
         "height": height,
         "width": "container",
+        "layer": [*([healthy_band()] if prefix == "u" else []),
+                  health_lines(prefix, columns, title, log, x_scale, y_scale, y_axis, rolled_back)],
+    }
+
+
+def healthy_band() -> dict:
+    """The update-size panel's grey band from HEALTHY_UPDATE's low to high end, across the whole panel (its
+    title names it: a label inside would hide under the lines)."""
+    low, high = HEALTHY_UPDATE
+    return {"data": {"values": [{"low": low, "high": high}]},
+            "mark": {"type": "rect", "color": BAND_GREY, "opacity": 0.16},
+            "encoding": {"y": {"field": "low", "type": "quantitative"}, "y2": {"field": "high"}}}
+
+
+def health_lines(prefix: str, columns: list[str], title: str, log: bool, x_scale: dict, y_scale: dict,
+                 y_axis: dict, rolled_back: bool) -> dict:
+    """A panel's lines: its columns folded into one value per (epoch, layer)."""
+    return {
         "transform": [{"fold": columns, "as": ["column", "value"]},
                       {"calculate": f"'layer ' + replace(datum.column, '{prefix}', '')", "as": "layer"},
                       {"filter": "isValid(datum.value)"}],
@@ -328,9 +349,16 @@ def health_chart(history: list, rolled_back: list = (), height: int = 110) -> tu
         if columns:
             panels.append(health_panel(prefix, columns, title, log, x_scale, height, ROLLED_BACK in data["phase"]))
     if panels:
-        panels[-1]["encoding"]["x"]["title"] = "epoch"  # the panels share the epoch axis: named once, at the bottom
-    spec = {"vconcat": panels, "spacing": 18, "resolve": {"scale": {"color": "shared", "strokeDash": "shared"}}}
+        lines_of(panels[-1])["encoding"]["x"]["title"] = "epoch"  # the panels share the epoch axis: named once, below
+    # fit-x with padding: a layered panel (the band) would otherwise draw its axis outside the page's column
+    spec = {"autosize": {"type": "fit-x", "contains": "padding"}, "vconcat": panels, "spacing": 18,
+            "resolve": {"scale": {"color": "shared", "strokeDash": "shared"}}}
     return data, spec
+
+
+def lines_of(panel: dict) -> dict:
+    """A health panel's layer of lines (drawn last, over any band)."""
+    return panel["layer"][-1]
 
 
 def mistakes_first(items: dict) -> list:
@@ -409,9 +437,10 @@ HEALTH_EMPTY = ("**Layer health** appears once this run has trained: every few e
 
 def health_note(eval_every: int, history: list = ()) -> str:
     return (f"**Layer health**, recorded every {eval_every} epochs from the training step itself. A healthy layer "
-            "moves by about 0.01% to 1% of its size per step (update size 1e-4 to 1e-2); near 1, one step wipes out "
-            "what it knew. A dead unit outputs 0 for every training image, so no gradient flows through it and it "
-            "stops learning for good. Dashed: steps that a breakdown undid (the weights before them were kept)."
+            f"moves by about {100 * HEALTHY_UPDATE[0]:g}% to {100 * HEALTHY_UPDATE[1]:g}% of its size per step (the "
+            "grey band of update sizes); near 1, one step wipes out what it knew. A dead unit outputs 0 for every "
+            "training image, so no gradient flows through it and it stops learning for good. Dashed: steps that a "
+            "breakdown undid (the weights before them were kept)."
             + dead_units_now(history))
 
 

@@ -106,7 +106,7 @@ def test_the_health_chart_appears_after_training_and_shows_each_layer(app):
     no_exception(app)
     spec = health_spec(app)
     assert [panel["title"]["text"] for panel in spec["vconcat"]] == [title for _, _, title, _ in insight.PANELS]
-    assert spec["vconcat"][0]["transform"][0]["fold"] == ["g1", "g2", "g3", "g4"]
+    assert insight.lines_of(spec["vconcat"][0])["transform"][0]["fold"] == ["g1", "g2", "g3", "g4"]
 
 
 def test_a_dying_network_shows_in_the_health_chart(app):
@@ -117,7 +117,7 @@ def test_a_dying_network_shows_in_the_health_chart(app):
     no_exception(app)
     assert any("network died" in w.value for w in app.warning)
     spec = health_spec(app)
-    assert all("strokeDash" in panel["encoding"] for panel in spec["vconcat"])
+    assert all("strokeDash" in insight.lines_of(panel)["encoding"] for panel in spec["vconcat"])
 
 
 def test_an_upload_gets_where_the_model_looks_once_per_weights_version(app, counted):

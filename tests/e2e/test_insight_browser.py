@@ -201,6 +201,9 @@ def test_the_views_on_a_phone(phone_app, screenshot):
     app.page.wait_for_timeout(500)
     app.assert_healthy()
     screenshot(app.page, "insight-phone-health")
+    for chart in app.page.get_by_test_id("stVegaLiteChart").all():  # the loss and health charts keep to their place
+        place, drawn = chart.bounding_box(), chart.locator("canvas, svg").first.bounding_box()
+        assert drawn["x"] + drawn["width"] <= place["x"] + place["width"] + 1
     scroll_to_tiles(app)
     screenshot(app.page, "insight-phone-tiles")
     # three units a row, inside the screen (at two, a third of its width stayed empty)

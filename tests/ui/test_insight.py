@@ -201,17 +201,17 @@ def test_what_a_roll_back_undid_continues_dashed_from_the_last_kept_step():
     data = insight.health_data(rows)
     assert data["g1"][-1] is None and data["d2"][-1] == 100.0  # the broken weights have dead shares only
     _, spec = insight.health_chart([record(0), record(10)], [record(11), broken])
-    assert all("strokeDash" in panel["encoding"] for panel in spec["vconcat"])
+    assert all("strokeDash" in insight.lines_of(panel)["encoding"] for panel in spec["vconcat"])
     _, plain = insight.health_chart([record(0), record(10)])
-    assert not any("strokeDash" in panel["encoding"] for panel in plain["vconcat"])
+    assert not any("strokeDash" in insight.lines_of(panel)["encoding"] for panel in plain["vconcat"])
 
 
 def test_health_chart_spec():
     history = [record(10 * i) for i in range(1000)]
     data, spec = insight.health_chart(history)
     assert len(data["epoch"]) <= insight.HEALTH_POINTS and data["epoch"][-1] == 9990
-    panels = spec["vconcat"]
-    assert [p["title"]["text"] for p in panels] == [title for _, _, title, _ in insight.PANELS]
+    assert [p["title"]["text"] for p in spec["vconcat"]] == [title for _, _, title, _ in insight.PANELS]
+    panels = [insight.lines_of(p) for p in spec["vconcat"]]
     assert [p["encoding"]["y"]["scale"].get("type") for p in panels] == ["log", "log", None]
     assert panels[0]["transform"][0]["fold"] == ["g1", "g2", "g3", "g4"]
     assert panels[2]["transform"][0]["fold"] == ["d1", "d2", "d3"]
@@ -221,7 +221,21 @@ def test_health_chart_spec():
     empty, _ = insight.health_chart([Record(0, 0.7, 0.7, 0.5, 0.5)])
     assert empty["epoch"] == []
     _, one = insight.health_chart([record(0)])  # a single record is not squeezed into an axis 0 to 0
-    assert one["vconcat"][0]["encoding"]["x"]["scale"]["domain"] == [0, insight.MIN_EPOCHS_SHOWN]
+    assert insight.lines_of(one["vconcat"][0])["encoding"]["x"]["scale"]["domain"] == [0, insight.MIN_EPOCHS_SHOWN]
+
+
+def test_the_update_size_panel_shades_the_healthy_band_under_its_lines():
+    """So a step near 1 (one step wiping out what a layer knew) stands far above the band, even as a single dot."""
+    _, spec = insight.health_chart([record(0)])
+    gradient, update, dead = spec["vconcat"]
+    band, lines = update["layer"]
+    low, high = insight.HEALTHY_UPDATE
+    assert band["mark"]["type"] == "rect" and band["data"]["values"] == [{"low": low, "high": high}]
+    assert (band["encoding"]["y"]["field"], band["encoding"]["y2"]["field"]) == ("low", "high")
+    assert update["title"]["text"].endswith("(grey: the healthy range)")
+    assert lines["transform"][0]["fold"] == ["u1", "u2", "u3", "u4"]
+    assert len(gradient["layer"]) == len(dead["layer"]) == 1  # the band belongs to update sizes alone
+    assert "0.01% to 1% of its size per step (the grey band" in insight.health_note(10)
 
 
 # --- kept per weights version ---------------------------------------------------------------------
