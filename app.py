@@ -450,9 +450,11 @@ def show_photo(training: session.TrainingSession, item, prediction) -> int | Non
         with st.container(width=PHOTO_WIDTH, horizontal_alignment="center"):
             st.image(item.prepared.display, caption="your photo",
                      width=photos.display_width(item.prepared.display.size, PHOTO_WIDTH))
-        st.image(gallery.upscale(item.prepared.preview), width=gallery.UPSCALED_WIDTH, caption="what the model sees")
-        show_where_it_looks(training, ("upload", item.file_id, st.session_state.fit), item.prepared.preview,
-                            item.prepared.x)
+        with st.container(horizontal=True, gap="small", width="content"):  # side by side even on a phone
+            st.image(gallery.upscale(item.prepared.preview), width=gallery.UPSCALED_WIDTH,
+                     caption="what the model sees")
+            show_where_it_looks(training, ("upload", item.file_id, st.session_state.fit), item.prepared.preview,
+                                item.prepared.x)
     return truth
 
 

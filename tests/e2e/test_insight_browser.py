@@ -211,3 +211,18 @@ def test_the_views_on_a_phone(phone_app, screenshot):
              for n in (1, 2, 3, 4)]
     assert len({round(box["y"]) for box in boxes[:3]}) == 1 and boxes[3]["y"] > boxes[0]["y"]
     assert boxes[2]["x"] + boxes[2]["width"] <= PHONE["width"]
+
+    # an upload's two 64x64 views side by side, as on a laptop (stacked, each took a screen's width of its own)
+    app.widget("upload").locator("input[type=file]").set_input_files(
+        [{"name": "photo.png", "mimeType": "image/png", "buffer": make.png_rgb()}])
+    captions = app.page.get_by_test_id("stImageCaption")
+    sees, looks = (captions.filter(has_text=re.compile(f"^{text}$")).first
+                   for text in ("what the model sees", "where the model looks"))
+    expect(sees).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
+    expect(looks).to_be_visible()
+    sees.locator("xpath=ancestor::*[@data-testid='stImageContainer']//img").evaluate(
+        "img => img.decode()")  # until an image has loaded, its caption sits higher
+    looks.locator("xpath=ancestor::*[@data-testid='stImageContainer']//img").evaluate("img => img.decode()")
+    sees_box, looks_box = sees.bounding_box(), looks.bounding_box()
+    assert abs(sees_box["y"] - looks_box["y"]) < 20 and looks_box["x"] > sees_box["x"] + sees_box["width"]
+    assert looks_box["x"] + looks_box["width"] <= PHONE["width"]
