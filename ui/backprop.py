@@ -31,7 +31,7 @@ CONSTANT_STYLE = 'style="rounded,dashed", fillcolor="#ffffff", color="#9aa0a6", 
 FLOWED_EDGE = 'color="#d9652b", penwidth=1.6'  # the gradient has gone back along this edge
 NOTHING_YET = ("Nothing yet: the forward pass has built the graph. Press **Backward one step** to start at "
                "the output, whose gradient with respect to itself is 1.")
-FULL_SCREEN = " Too small? The button at the graph's top right shows it full screen."
+FULL_SCREEN = " Too small? Point at the graph: a button at its top right shows it full screen."
 LEAVES_NOTE = ("The leaves come last: their gradients are final once every node using them is visited, and they "
                "have nothing to pass on.")
 WHY_ORDER = ("Backward visits the nodes in **reverse topological order**, so every node that used a value comes "

@@ -308,7 +308,7 @@ def healthy_band() -> dict:
     title names it: a label inside would hide under the lines)."""
     low, high = HEALTHY_UPDATE
     return {"data": {"values": [{"low": low, "high": high}]},
-            "mark": {"type": "rect", "color": BAND_GREY, "opacity": 0.16},
+            "mark": {"type": "rect", "color": BAND_GREY, "opacity": 0.24},
             "encoding": {"y": {"field": "low", "type": "quantitative"}, "y2": {"field": "high"}}}
 
 
@@ -435,12 +435,20 @@ HEALTH_EMPTY = ("**Layer health** appears once this run has trained: every few e
                 "how many of its units are dead.")
 
 
+def axis_number(x: float) -> str:
+    """A power of ten as the chart's log axis writes it: 1e-4 (Python's own format gives 1e-04)."""
+    return f"{x:.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+
 def health_note(eval_every: int, history: list = ()) -> str:
+    low, high = HEALTHY_UPDATE
     return (f"**Layer health**, recorded every {eval_every} epochs from the training step itself. A healthy layer "
-            f"moves by about {100 * HEALTHY_UPDATE[0]:g}% to {100 * HEALTHY_UPDATE[1]:g}% of its size per step (the "
-            "grey band of update sizes); near 1, one step wipes out what it knew. A dead unit outputs 0 for every "
-            "training image, so no gradient flows through it and it stops learning for good. Dashed: steps that a "
-            "breakdown undid (the weights before them were kept)."
+            f"moves by about {100 * low:g}% to {100 * high:g}% of its size per step (update size {axis_number(low)} to "
+            f"{axis_number(high)}, the grey band); near 1, one step wipes out what it knew. A dead unit outputs 0 for "
+            "every training image, so no gradient reaches its weights: it learns nothing until the layers before it "
+            "change its inputs enough to wake it (in layer 1, whose inputs are the pixels, it stays dead). Dashed: "
+            "steps that "
+            "a breakdown undid (the weights before them were kept)."
             + dead_units_now(history))
 
 

@@ -17,7 +17,7 @@ from model.cat import CLASSES, is_cat
 from model.images import FITS, ImageError, PreparedImage, prepare_image
 from ui.gallery import MP_KEY, prediction_caption
 from ui.settings import FRESH
-from ui.text import escape_markdown
+from ui.text import and_list, escape_markdown
 
 log = logging.getLogger(__name__)
 UNTRAINED_WARNING = ("The model is untrained (a fresh random initialization), so these predictions are guesses "
@@ -82,20 +82,29 @@ def prepare(file_id: str, name: str, data, fit: str = "crop") -> Upload:
 
 
 def once_each(uploads: list[Upload]) -> tuple[list[Upload], list[str]]:
-    """The uploads with every photo once (its first copy), and a note for each copy left out: the same photo
-    uploaded twice would get two cards, and labelling both would count it twice in their grid. A file that
-    failed keeps its error under every name it came by."""
-    first_by_digest: dict[str, Upload] = {}
-    kept, notes = [], []
+    """The uploads with every file once (its first copy), and one note per file that came more than once: the
+    same photo uploaded twice would get two cards, and labelling both would count it twice in their grid. A
+    broken file is one file per name: under another name it keeps an error of its own."""
+    copies: dict[object, list[Upload]] = {}  # first copy's key -> every copy, in upload order
     for upload in uploads:
-        first = first_by_digest.setdefault(upload.digest, upload) if upload.ok and upload.digest else upload
-        if first is upload:
-            kept.append(upload)
-        else:
-            name = f"**{escape_markdown(upload.name)}**"
-            notes.append(f"{name} was uploaded twice: shown once." if first.name == upload.name else
-                         f"{name} is the same file as **{escape_markdown(first.name)}**: shown once.")
+        key = upload.digest if upload.ok else (upload.digest, upload.name)
+        copies.setdefault(key if upload.digest else id(upload), []).append(upload)
+    kept = [same[0] for same in copies.values()]
+    notes = [repeat_note(same) for same in copies.values() if len(same) > 1]
     return kept, notes
+
+
+def repeat_note(copies: list[Upload]) -> str:
+    """'**cat.png** was uploaded 3 times, and also as **b.png**: shown once.' for one file's copies."""
+    first, *rest = copies
+    times = 1 + sum(upload.name == first.name for upload in rest)
+    others = list(dict.fromkeys(f"**{escape_markdown(u.name)}**" for u in rest if u.name != first.name))
+    name = f"**{escape_markdown(first.name)}**"
+    uploaded = {1: "", 2: " was uploaded twice"}.get(times, f" was uploaded {times} times")
+    if not others:
+        return f"{name}{uploaded}: shown once."
+    also = ", and also" if uploaded else " was also uploaded"
+    return f"{name}{uploaded}{also} as {and_list(others)}: shown once."
 
 
 class UploadCache:

@@ -33,6 +33,11 @@ _AUTOLINK_START = re.compile(r"(https?(?=:)|www(?=\.)|@)", re.IGNORECASE)
 WORD_JOINER = "\u2060"
 
 
+def and_list(words: list) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
 def escape_markdown(text: str) -> str:
     """Text that Streamlit's Markdown shows literally: no links, no HTML, no emphasis, no directives.
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from model.optim import OPTIMIZERS
 from ui.settings import DEFAULT_LRS, LR_CHOICES, MAX_EPOCHS, MAX_SEED, MIN_EPOCHS, MIN_SEED, STARTS
-from ui.text import escape_markdown, format_lr
+from ui.text import and_list, escape_markdown, format_lr
 
 KEYS = ("lr", "epochs", "optimizer", "start", "seed")  # the parameters, named like the page's widget keys
 MAX_CHARS = 40  # a longer value is ignored unread: people type or paste these links
@@ -153,13 +153,8 @@ def _headline(problems) -> str:
     ignored = [f"**{key}**" for key, _, _, was_ignored in problems if was_ignored]
     adjusted = [f"**{key}**" for key, _, _, was_ignored in problems if not was_ignored]
     if not ignored:
-        return f"Adjusted {_and(adjusted)} from the link:"
-    return f"Ignored {_and(ignored)} in the link" + (f", and adjusted {_and(adjusted)}:" if adjusted else ":")
-
-
-def _and(words: list) -> str:
-    """"a", "a and b", "a, b and c"."""
-    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+        return f"Adjusted {and_list(adjusted)} from the link:"
+    return f"Ignored {and_list(ignored)} in the link" + (f", and adjusted {and_list(adjusted)}:" if adjusted else ":")
 
 
 # ---------------------------------------------------------------------------------------------- writing

@@ -235,7 +235,7 @@ def test_the_update_size_panel_shades_the_healthy_band_under_its_lines():
     assert update["title"]["text"].endswith("(grey: the healthy range)")
     assert lines["transform"][0]["fold"] == ["u1", "u2", "u3", "u4"]
     assert len(gradient["layer"]) == len(dead["layer"]) == 1  # the band belongs to update sizes alone
-    assert "0.01% to 1% of its size per step (the grey band" in insight.health_note(10)
+    assert "0.01% to 1% of its size per step (update size 1e-4 to 1e-2, the grey band)" in insight.health_note(10)
 
 
 # --- kept per weights version ---------------------------------------------------------------------

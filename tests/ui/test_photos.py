@@ -52,11 +52,22 @@ def test_a_photo_uploaded_twice_is_kept_once_with_a_note():
     photo, other = make.png_rgb(), make.png_gray()
     uploads = [up.prepare("1", "cat.png", photo), up.prepare("2", "other.png", other),
                up.prepare("3", "cat.png", photo), up.prepare("4", "copy *of* cat.png", photo),
-               up.prepare("5", "broken.jpg", b"not an image"), up.prepare("6", "broken.jpg", b"not an image")]
+               up.prepare("5", "broken.jpg", b"not an image"), up.prepare("6", "broken.jpg", b"not an image"),
+               up.prepare("7", "broken too.jpg", b"not an image")]
     kept, notes = up.once_each(uploads)
-    assert [u.file_id for u in kept] == ["1", "2", "5", "6"]  # each photo's first copy, and every error
-    assert notes == ["**cat\\.png** was uploaded twice: shown once.",
-                     f"**{escape_markdown('copy *of* cat.png')}** is the same file as **cat\\.png**: shown once."]
+    assert [u.file_id for u in kept] == ["1", "2", "5", "7"]  # first copies; a broken file once per name
+    assert notes == [f"**cat\\.png** was uploaded twice, and also as **{escape_markdown('copy *of* cat.png')}**: "
+                     "shown once.", "**broken\\.jpg** was uploaded twice: shown once."]
+
+
+@pytest.mark.parametrize("names, note", [
+    (["a.png"] * 4, "**a\\.png** was uploaded 4 times: shown once."),
+    (["a.png", "b.png", "c.png", "b.png"], "**a\\.png** was also uploaded as **b\\.png** and **c\\.png**: shown once."),
+])
+def test_one_note_per_photo_counts_its_copies(names, note):
+    photo = make.png_rgb()
+    kept, notes = up.once_each([up.prepare(str(i), name, photo) for i, name in enumerate(names)])
+    assert len(kept) == 1 and notes == [note]
 
 
 def test_two_photos_with_one_name_are_both_kept():
