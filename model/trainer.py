@@ -99,6 +99,15 @@ class PendingStep:
         return self.loss.backward_steps()
 
 
+def keep_record(history: list, record: Record) -> None:
+    """Append `record`; the first step after a roll-back replaces the record at its epoch instead, which held the
+    update of the step that was undone."""
+    if history and history[-1].epoch == record.epoch:
+        history[-1] = record
+    else:
+        history.append(record)
+
+
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Share of rows where the prediction from P(cat) = sigmoid(logit) agrees with the 0/1 label."""
     return float(np.mean(is_cat(stable_sigmoid(logits)) == (labels > 0.5)))
@@ -272,11 +281,11 @@ class Trainer:
         self.gradient_epoch = self.epoch
         update_norms = self.optimizer.step(measure=pending.recording)  # the optimizer's own: no copy of W
         self.weights_version += 1
-        if pending.recording and (not self.history or self.history[-1].epoch != self.epoch):  # after a roll-back
+        if pending.recording:
             updates = dict(zip(map(id, self.optimizer.params), update_norms))
             health = layer_health(self._linears, norms_before, updates, pending.relu_outputs)
-            self.history.append(Record(self.epoch, train_loss, test_loss, accuracy(z.data, self.y_train),
-                                       test_acc, health))
+            keep_record(self.history, Record(self.epoch, train_loss, test_loss, accuracy(z.data, self.y_train),
+                                             test_acc, health))
         self.epoch += 1
         return None
 

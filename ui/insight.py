@@ -283,6 +283,12 @@ def health_data(rows: list[tuple[str, object]]) -> dict[str, list]:
             values = [getattr(r.health, field)[i] if i < len(getattr(r.health, field)) else None for _, r in rows]
             data[f"{prefix}{i + 1}"] = [None if v is None or not np.isfinite(v) else
                                         max(float(v), LOG_FLOOR) if log else 100 * float(v) for v in values]
+    if ROLLED_BACK in data["phase"]:
+        # the last kept record's update size is that of the step taken from it, which the roll-back undid
+        joint = data["phase"].index(ROLLED_BACK) - 1
+        update = next(prefix for prefix, field, *_ in PANELS if field == "update_ratio")
+        for column in [c for c in data if c.startswith(update) and c[len(update):].isdigit()]:
+            data[column][joint] = None
     return data
 
 
@@ -332,7 +338,9 @@ def health_lines(prefix: str, columns: list[str], title: str, log: bool, x_scale
             "tooltip": [{"field": "layer"}, {"field": "epoch", "format": ",d"}, {"field": "phase"},
                         {"field": "value", "format": ".3~g" if log else ".0f", "title": title}],
             **({"strokeDash": {"field": "phase", "type": "nominal", "legend": None,  # the caption says "dashed"
-                               "scale": {"domain": [KEPT, ROLLED_BACK], "range": [[1, 0], [4, 3]]}}}
+                               "scale": {"domain": [KEPT, ROLLED_BACK], "range": [[1, 0], [4, 3]]}},
+                "opacity": {"field": "phase", "type": "nominal", "legend": None,  # and faded: a lone dot has no dash
+                            "scale": {"domain": [KEPT, ROLLED_BACK], "range": [1.0, 0.45]}}}
                if rolled_back else {}),
         },
     }
@@ -446,9 +454,8 @@ def health_note(eval_every: int, history: list = ()) -> str:
             f"moves by about {100 * low:g}% to {100 * high:g}% of its size per step (update size {axis_number(low)} to "
             f"{axis_number(high)}, the grey band); near 1, one step wipes out what it knew. A dead unit outputs 0 for "
             "every training image, so no gradient reaches its weights: it learns nothing until the layers before it "
-            "change its inputs enough to wake it (in layer 1, whose inputs are the pixels, it stays dead). Dashed: "
-            "steps that "
-            "a breakdown undid (the weights before them were kept)."
+            "change its inputs enough to wake it (in layer 1, whose inputs are the pixels, it stays dead). Dashed and "
+            "faded: steps that a breakdown undid (the weights before them were kept)."
             + dead_units_now(history))
 
 

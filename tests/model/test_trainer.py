@@ -246,6 +246,18 @@ def test_a_roll_back_drops_the_gradients_and_the_next_chunk_forgets_it(dataset):
     assert not trainer.run(epochs=3).diverged and trainer.rolled_back == []
 
 
+def test_the_first_step_after_a_roll_back_replaces_the_record_of_the_undone_one(dataset):
+    """The record at the kept epoch held the update of the step that broke the network; the step taken from there
+    next is the one that happened."""
+    trainer = Trainer(cat_mlp(seed=1), dataset, lr=1.0)
+    assert trainer.run(epochs=20).diverged and trainer.epoch == 0
+    undone_update = trainer.history[0].health.update_ratio[0]
+    trainer.lr = 0.0075
+    trainer.run(epochs=3)
+    assert [r.epoch for r in trainer.history] == [0]
+    assert undone_update > 1 and trainer.history[0].health.update_ratio[0] == pytest.approx(0.0075 * undone_update)
+
+
 @pytest.mark.parametrize("lr, written", [(7.5e-5, "0.000075"), (0.0075, "0.0075"), (1.0, "1")])
 def test_a_breakdown_names_the_rate_as_the_slider_writes_it(lr, written):
     from model.trainer import Divergence, diverged_message

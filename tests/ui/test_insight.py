@@ -206,6 +206,17 @@ def test_what_a_roll_back_undid_continues_dashed_from_the_last_kept_step():
     assert not any("strokeDash" in insight.lines_of(panel)["encoding"] for panel in plain["vconcat"])
 
 
+def test_the_update_a_roll_back_undid_is_drawn_with_what_it_undid():
+    """The last kept record's update size is of the step taken from it, which the roll-back undid: it belongs to
+    the dashed and faded series, not to the solid one (its gradient norm and dead units are the kept weights')."""
+    broken = Record(12, 0.6, np.nan, 0.5, np.nan, LayerHealth((), (), (0.5, 1.0, 1.0)))
+    data = insight.health_data(insight.health_rows([record(0), record(10)], [broken]))
+    assert data["phase"] == [insight.KEPT, insight.KEPT, insight.ROLLED_BACK, insight.ROLLED_BACK]
+    assert data["u1"] == [1e-3, None, 1e-3, None] and data["g1"] == [1.0, 1.0, 1.0, None]
+    _, spec = insight.health_chart([record(0), record(10)], [broken])
+    assert all("opacity" in insight.lines_of(panel)["encoding"] for panel in spec["vconcat"])
+
+
 def test_health_chart_spec():
     history = [record(10 * i) for i in range(1000)]
     data, spec = insight.health_chart(history)
