@@ -340,7 +340,7 @@ def health_lines(prefix: str, columns: list[str], title: str, log: bool, x_scale
             **({"strokeDash": {"field": "phase", "type": "nominal", "legend": None,  # the caption says "dashed"
                                "scale": {"domain": [KEPT, ROLLED_BACK], "range": [[1, 0], [4, 3]]}},
                 "opacity": {"field": "phase", "type": "nominal", "legend": None,  # and faded: a lone dot has no dash
-                            "scale": {"domain": [KEPT, ROLLED_BACK], "range": [1.0, 0.45]}}}
+                            "scale": {"domain": [KEPT, ROLLED_BACK], "range": [1.0, 0.6]}}}
                if rolled_back else {}),
         },
     }
