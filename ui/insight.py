@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -264,13 +264,15 @@ BAND_GREY = "#8A8F98"
 
 def health_rows(history: list, rolled_back: list = (), max_points: int = HEALTH_POINTS) -> list[tuple[str, object]]:
     """(phase, Record) pairs to plot: the recorded steps of the run (thinned), then what a roll-back undid, joined to
-    the last kept step so its dashed lines continue the solid ones."""
+    the last kept step so its dashed lines continue the solid ones; that step's update size goes with them alone."""
     kept = thin([r for r in history if r.health is not None], max_points)
     undone = [r for r in rolled_back if r.health is not None]
-    rows = [(KEPT, r) for r in kept]
-    if undone:
-        rows += [(ROLLED_BACK, r) for r in kept[-1:] + undone]
-    return rows
+    if not undone:
+        return [(KEPT, r) for r in kept]
+    # the last kept record's update size is that of the step taken from it, which the roll-back undid
+    last = kept[-1:]
+    solid = [replace(r, health=replace(r.health, update_ratio=())) for r in last]
+    return [(KEPT, r) for r in kept[:-1] + solid] + [(ROLLED_BACK, r) for r in last + undone]
 
 
 def health_data(rows: list[tuple[str, object]]) -> dict[str, list]:
@@ -283,12 +285,6 @@ def health_data(rows: list[tuple[str, object]]) -> dict[str, list]:
             values = [getattr(r.health, field)[i] if i < len(getattr(r.health, field)) else None for _, r in rows]
             data[f"{prefix}{i + 1}"] = [None if v is None or not np.isfinite(v) else
                                         max(float(v), LOG_FLOOR) if log else 100 * float(v) for v in values]
-    if ROLLED_BACK in data["phase"]:
-        # the last kept record's update size is that of the step taken from it, which the roll-back undid
-        joint = data["phase"].index(ROLLED_BACK) - 1
-        update = next(prefix for prefix, field, *_ in PANELS if field == "update_ratio")
-        for column in [c for c in data if c.startswith(update) and c[len(update):].isdigit()]:
-            data[column][joint] = None
     return data
 
 

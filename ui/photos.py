@@ -87,8 +87,11 @@ def once_each(uploads: list[Upload]) -> tuple[list[Upload], list[str]]:
     broken file is one file per name: under another name it keeps an error of its own."""
     copies: dict[object, list[Upload]] = {}  # first copy's key -> every copy, in upload order
     for upload in uploads:
-        key = upload.digest if upload.ok else (upload.digest, upload.name)
-        copies.setdefault(key if upload.digest else id(upload), []).append(upload)
+        if upload.digest is None:
+            key = id(upload)  # not bytes: nothing to compare it by
+        else:
+            key = upload.digest if upload.ok else (upload.digest, upload.name)
+        copies.setdefault(key, []).append(upload)
     kept = [same[0] for same in copies.values()]
     notes = [repeat_note(same) for same in copies.values() if len(same) > 1]
     return kept, notes
