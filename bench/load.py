@@ -72,7 +72,9 @@ def visitor(key, run, scheduler, start: threading.Barrier, clock, out: dict) -> 
         with scheduler.turn(key, wait=TURN_WAIT) as turn:
             left = deadline - time.perf_counter()
             if turn and left > 0:
-                epochs += run.run(seconds=min(TICK_SECONDS, left)).epochs
+                chunk = run.run(seconds=min(TICK_SECONDS, left))
+                turn.trained(chunk.epochs, chunk.seconds)  # as the page's ticks do: the thread count is measured
+                epochs += chunk.epochs
                 turns += 1
             queued += not turn
     out[key] = {"epochs": epochs, "turns": turns, "queued": queued, "end": time.perf_counter()}

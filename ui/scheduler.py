@@ -19,7 +19,9 @@ Measured here (2 cores, OpenBLAS 0.3.31 pthreads, float32 sessions; `python -m b
 chunks side by side train about 1.3x as many epochs/s as one 2-thread chunk at a time, and one visitor
 alone trains about 1.45x faster with 2 threads than with 1 on an idle machine, hence one slot per core
 and all cores to a visitor alone. A 2-thread chunk is fragile, though: with the cores busy with other
-processes it fell to 45 epochs/s where 1 thread kept 150 (each OpenBLAS call waits for its slowest thread).
+processes it fell to 45 epochs/s where 1 thread kept 150 (each OpenBLAS call waits for its slowest thread),
+and a browser on the same machine is such a process. So a turn with a share of several cores reports what it
+trained, and `ThreadChoice` keeps whichever of "the whole share" and "one thread" trains faster right now.
 Changing the thread count thousands of times while other threads multiplied gave correct products every
 time: OpenBLAS reads the count when a call starts, so a change affects later calls only.
 """
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 DEFAULT_MAX_PLAYING = 40  # a class of 30 and some; the round-robin shares the cores however many play
 MAX_PLAYING_ENV = "MICROGRAD_MAX_PLAYING"
 STALE_AFTER = 10.0  # s without asking for a turn before a visitor counts as gone; a live page asks every ~1 s
+PROBE_EVERY = 8  # turns at the faster thread count before one turn measures the other (~1.6 s of training)
 log = logging.getLogger(__name__)
 
 
@@ -44,16 +47,58 @@ class Full(Exception):
     """Raised by `join()` (and `turn()`) when `max_playing` visitors already play; str() is for the page."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Turn:
     """What `Scheduler.turn()` got: a turn to train (true), or a place in the queue after `wait` seconds."""
 
     granted: bool
     ahead: int  # visitors training or due before this one (0 once granted)
     threads: int  # BLAS threads this turn trains with (0 if not granted)
+    share: int = 0  # the cores the turn had (its threads are that many or, if one is faster now, one)
+    rate: float | None = None  # what it trained, per second (`trained`): how the thread count is chosen
 
     def __bool__(self) -> bool:
         return self.granted
+
+    def trained(self, work: float, seconds: float) -> None:
+        """Report the turn's work (epochs) and how long it took; turns that report none teach nothing."""
+        if work > 0 and seconds > 0:
+            self.rate = work / seconds
+
+
+class ThreadChoice:
+    """For a turn's share of several cores: as many BLAS threads, or one, whichever trains faster now.
+
+    On an idle machine the whole share wins (1.45x here); with another program busy on a core, one thread
+    trains 2-3x faster. The faster count so far is used, and every `probe_every`-th turn tries the other,
+    so a change in the machine is noticed within a few seconds. Rates are running averages of reported turns.
+    """
+
+    def __init__(self, probe_every: int = PROBE_EVERY):
+        self.probe_every = probe_every
+        self.rates: dict[tuple[int, int], float] = {}  # (share, threads) -> work per second
+        self.since_probe: dict[int, int] = {}  # share -> reported turns since the last one at the other count
+
+    def threads(self, share: int) -> int:
+        """The BLAS thread count for the next turn with `share` cores."""
+        if share <= 1:
+            return 1
+        best = self.best(share)
+        due = self.since_probe.get(share, 0) >= self.probe_every - 1
+        return (1 if best == share else share) if due else best
+
+    def best(self, share: int) -> int:
+        """The faster count measured for `share`: the whole share until one thread has proved faster."""
+        one, whole = self.rates.get((share, 1)), self.rates.get((share, share))
+        return 1 if one is not None and (whole is None or one > whole) else share
+
+    def record(self, share: int, threads: int, rate: float) -> None:
+        if share <= 1:
+            return
+        probe = threads != self.best(share)
+        key = (share, threads)
+        self.rates[key] = rate if key not in self.rates else (self.rates[key] + rate) / 2
+        self.since_probe[share] = 0 if probe else self.since_probe.get(share, 0) + 1
 
 
 @dataclass
@@ -115,6 +160,7 @@ class Scheduler:
         self.clock = clock  # for staleness; waiting uses real time
         self._set_threads = set_threads
         self._threads: int | None = None  # the BLAS thread count we set last (None: never touched)
+        self.thread_choice = ThreadChoice()
         self._visitors: dict[Hashable, _Visitor] = {}
         self._active = 0  # turns training now
         self._orders = itertools.count()
@@ -158,7 +204,7 @@ class Scheduler:
             yield turn
         finally:
             if turn:
-                self._end(key)
+                self._end(key, turn)
 
     def _begin(self, key: Hashable, wait: float | None) -> Turn:
         deadline = None if wait is None else time.monotonic() + wait
@@ -183,11 +229,13 @@ class Scheduler:
             visitor.last_seen = self.clock()
             self._active += 1
             self._apply(threads)
-            return Turn(True, 0, threads)
+            return Turn(True, 0, threads, share=self._share(len(self._visitors)))
 
-    def _end(self, key: Hashable) -> None:
+    def _end(self, key: Hashable, turn: Turn) -> None:
         with self._changed:
             self._active -= 1
+            if turn.rate is not None:
+                self.thread_choice.record(turn.share, turn.threads, turn.rate)
             visitor = self._visitors.get(key)
             if visitor is not None:  # to the back of the queue
                 visitor.active, visitor.order, visitor.last_seen = False, next(self._orders), self.clock()
@@ -204,8 +252,12 @@ class Scheduler:
         visitor.last_seen = self.clock()
         return visitor
 
-    def _threads_for(self, playing: int) -> int:
+    def _share(self, playing: int) -> int:
+        """The cores each of the turns that may train at once has."""
         return max(1, self.cores // min(self.slots, max(playing, 1)))
+
+    def _threads_for(self, playing: int) -> int:
+        return self.thread_choice.threads(self._share(playing))
 
     def _threads_if_turn(self, visitor: _Visitor) -> int:
         """BLAS threads for `visitor`'s turn if it may start now, else 0."""

@@ -101,9 +101,7 @@ class TrainingSession:
         self.reset(start, optimizer)
 
     # ---------------------------------------------------------------- state
-    @property
-    def can_train(self) -> bool:
-        return self.trainer is not None
+    can_train = property(lambda self: self.trainer is not None, doc="Whether there is data to train on.")
 
     @property
     def epoch(self) -> int:
@@ -179,10 +177,11 @@ class TrainingSession:
         self.target = int(epochs)
 
     # ---------------------------------------------------------------- training
-    def train_chunk(self, epochs: int, seconds: float | None = None) -> None:
+    def train_chunk(self, epochs: int, seconds: float | None = None) -> ChunkResult:
         """Train `epochs` epochs, or for `seconds` if that comes first (ticks call this during their turn)."""
         with self.lock:
-            self._take(self.trainer.run(epochs=epochs, seconds=seconds))
+            self._take(chunk := self.trainer.run(epochs=epochs, seconds=seconds))
+            return chunk
 
     def _take(self, result: ChunkResult) -> None:
         """Show what a chunk of training did: its weights' metrics, any warning, the speed."""
@@ -266,7 +265,8 @@ def tick(training: TrainingSession, seconds: float = TICK_SECONDS) -> bool:
             with training.scheduler.turn(training.key, wait=TURN_WAIT) as turn:
                 training.queued_behind = 0 if turn else turn.ahead
                 if turn and training.playing:  # a Pause may have come (from the page's thread) while this tick waited
-                    training.train_chunk(epochs=training.target - training.epoch, seconds=seconds)
+                    chunk = training.train_chunk(epochs=training.target - training.epoch, seconds=seconds)
+                    turn.trained(chunk.epochs, chunk.seconds)  # how the scheduler picks the BLAS thread count
         except Full as full:  # dropped as gone (a throttled background tab) and every place taken since
             training.warning = str(full)
     if training.warning or not training.can_train or training.finished:

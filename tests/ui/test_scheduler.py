@@ -309,6 +309,61 @@ def test_threads_return_to_all_cores_when_a_visitor_is_left_alone():
     assert recorder.calls == [1, 2]
 
 
+# --- the thread count a lone visitor trains with, measured ------------------------------------------
+
+
+def lone_turns(scheduler: Scheduler, turns: int, rate_with) -> list[int]:
+    """A visitor alone takes `turns` turns, each reporting 10 epochs at `rate_with(threads)` epochs/s."""
+    seen = []
+    for _ in range(turns):
+        with scheduler.turn("alone") as turn:
+            seen.append(turn.threads)
+            turn.trained(10, 10 / rate_with(turn.threads))
+    return seen
+
+
+def test_a_lone_visitor_keeps_both_cores_while_they_train_faster():
+    """An idle machine: two threads win, and one turn in PROBE_EVERY checks that one still does not."""
+    scheduler = Scheduler(2, set_threads=Recorder())
+    seen = lone_turns(scheduler, 3 * sched.PROBE_EVERY, {2: 150.0, 1: 100.0}.get)
+    probe = sched.PROBE_EVERY - 1
+    assert seen == ([2] * probe + [1]) * 3
+    assert scheduler.thread_choice.best(2) == 2
+
+
+def test_a_lone_visitor_moves_to_one_thread_when_another_program_holds_a_core():
+    """A browser on the same machine: one thread trains faster, so after the first probe it is kept; when
+    the machine is idle again, the next probe of two threads brings them back."""
+    scheduler = Scheduler(2, set_threads=Recorder())
+    busy = {2: 45.0, 1: 140.0}
+    seen = lone_turns(scheduler, 2 * sched.PROBE_EVERY, busy.get)
+    probe = sched.PROBE_EVERY - 1
+    assert seen == [2] * probe + [1] * sched.PROBE_EVERY + [2]  # measured at 2 once more: still the slower
+    assert scheduler.thread_choice.best(2) == 1
+    with scheduler.turn("alone") as turn:
+        assert turn.threads == 1
+    idle = {2: 400.0, 1: 150.0}  # fast enough to win even averaged with the busy rate it measured before
+    seen = lone_turns(scheduler, 2 * probe + 1, idle.get)
+    assert seen == [1] * probe + [2] + [2] * probe and scheduler.thread_choice.best(2) == 2
+
+
+def test_turns_that_report_no_work_change_no_thread_count():
+    scheduler = Scheduler(2, set_threads=Recorder())
+    for _ in range(3 * sched.PROBE_EVERY):
+        with scheduler.turn("alone") as turn:
+            assert turn.threads == 2
+            turn.trained(0, 0.2)  # a chunk stopped at once (the target reached): no rate to learn from
+    assert scheduler.thread_choice.rates == {}
+
+
+def test_sharing_visitors_are_never_probed():
+    """Two visitors on two cores have one core each: one thread, nothing to choose."""
+    scheduler = Scheduler(2, set_threads=Recorder())
+    scheduler.join("b")
+    seen = lone_turns(scheduler, 2 * sched.PROBE_EVERY, {1: 100.0}.get)
+    assert seen == [1] * (2 * sched.PROBE_EVERY) and scheduler.thread_choice.rates == {}
+
+
 # --- configuration ----------------------------------------------------------------------------------
 
 
