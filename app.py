@@ -274,67 +274,6 @@ def show_first_layer(training: session.TrainingSession) -> None:
         st.image(tiles.pngs, caption=tiles.captions, width=PHONE_UNIT_WIDTH if on_a_phone else gallery.UPSCALED_WIDTH)
 
 
-# --- the training fragment: it draws the live view and the sections inside the network, and trains ---
-# Called here when not playing, so a full rerun (Pause, the target reached, any widget) redraws those sections
-# early, in the places the fragment drew them while playing: called only at the page's end, it left them empty for
-# the whole run (on a phone the page below jumped up 1,400 px and back at every Pause). While playing it is
-# called last on the page instead, so a chunk of training never holds up anything below it.
-
-
-@st.fragment(run_every=session.TICK_INTERVAL if playing else None)
-def train_and_show() -> None:
-    """Draw the live view and the sections inside the network (in their places above), then, while playing,
-    train tick after tick for about a second. Drawing first means nothing on the page waits during a chunk."""
-    training = current()
-    places = {}
-
-    def place(section):
-        """This run's placeholder in `section`, made right before its first drawing: made earlier, it would blank
-        what the last run drew there (and shift the page below it) until then."""
-        if id(section) not in places:
-            places[id(section)] = section.empty()
-        return places[id(section)]
-
-    def redraw_metrics():
-        """Metrics, progress and any warning: redrawn after every tick."""
-        if not training.can_train:
-            return  # the data-set section above says how to get the data
-        view = training.view()
-        with place(board_section).container():
-            show_metrics(view)
-        with place(status_section).container():
-            show_status(view)
-
-    def redraw_chart():
-        with chart_slot.container():
-            show_loss_chart(training)
-
-    def redraw_inside():  # "Inside the network", redrawn more slowly
-        with place(health_section).container():
-            show_health_chart(training)
-        with place(tiles_section).container():
-            show_first_layer(training)
-
-    redraw_metrics()
-    redraw_chart()
-    redraw_inside()
-    try:
-        if session.play_loop(training, redraw_metrics, redraw_chart, slower=[(redraw_inside, insight.REFRESH)]):
-            st.rerun()  # playing stopped: redraw the controls and stop the timers
-    except StreamlitInvalidLayoutContextError:
-        # A click (Pause, a slider) started a full rerun while this run was still training: the
-        # containers above belong to the page being replaced, and the rerun draws the new one.
-        return
-
-
-# The fragment runs in a container of its own; an empty one stands in at the call site not used, so that everything
-# below sits in the same places in both kinds of run (shifted by one, it would all be drawn anew at Play and Pause).
-if not playing:
-    train_and_show()
-else:
-    st.container()
-
-
 def show_where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> None:
     picture = pictures().heatmap(training, key, image, x)
     with st.container(width=TILE_WIDTH):
@@ -567,7 +506,53 @@ def tl_mp_grid() -> None:
 tl_mp_grid()
 
 
-if playing:  # last: its chunks of training hold up nothing below
-    train_and_show()
-else:
-    st.container()
+# --- the training loop: last on the page, so a chunk of training never holds up anything below it ---
+
+
+@st.fragment(run_every=session.TICK_INTERVAL if playing else None)
+def train_and_show() -> None:
+    """Draw the live view (into its place above), then, while playing, train tick after tick for about a
+    second. Drawing before training means nothing on the page waits (and fades as stale) during a chunk."""
+    training = current()
+    places = {}
+
+    def place(section):
+        """This run's placeholder in `section`, made right before its first drawing: made earlier, it would blank
+        what the last run drew there (and shift the page below it) until then."""
+        if id(section) not in places:
+            places[id(section)] = section.empty()
+        return places[id(section)]
+
+    def redraw_metrics():
+        """Metrics, progress and any warning: redrawn after every tick."""
+        if not training.can_train:
+            return  # the data-set section above says how to get the data
+        view = training.view()
+        with place(board_section).container():
+            show_metrics(view)
+        with place(status_section).container():
+            show_status(view)
+
+    def redraw_chart():
+        with chart_slot.container():
+            show_loss_chart(training)
+
+    def redraw_inside():  # "Inside the network", redrawn more slowly
+        with place(health_section).container():
+            show_health_chart(training)
+        with place(tiles_section).container():
+            show_first_layer(training)
+
+    redraw_metrics()
+    redraw_chart()
+    redraw_inside()
+    try:
+        if session.play_loop(training, redraw_metrics, redraw_chart, slower=[(redraw_inside, insight.REFRESH)]):
+            st.rerun()  # playing stopped: redraw the controls and stop the timers
+    except StreamlitInvalidLayoutContextError:
+        # A click (Pause, a slider) started a full rerun while this run was still training: the
+        # containers above belong to the page being replaced, and the rerun draws the new one.
+        return
+
+
+train_and_show()
