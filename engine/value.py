@@ -20,6 +20,7 @@ array a user or another node holds ever changes under them. No two leaves share 
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import functools
@@ -173,10 +174,11 @@ class Value:
         if _grad_enabled.get():
             for edge in edges:  # a loop, not a comprehension: this runs for every node of every step
                 operand = edge[0]
-                if isinstance(operand, Value) and operand.requires_grad:
+                # the exact type first: isinstance's subclass check is the slower test, needed only for the rest
+                if (type(operand) is Value or isinstance(operand, Value)) and operand.requires_grad:
                     parents += (edge,)
         out._parents = parents
-        out.requires_grad = bool(parents)
+        out.requires_grad = parents != ()
         return out
 
     # ---------------------------------------------------------------- attributes
@@ -422,8 +424,7 @@ class Value:
         Leaves accumulate across calls (zero them between steps); intermediate gradients are recomputed.
         This is `backward_steps()` run to the end: one code path for the page's stepper and for training.
         """
-        for _ in self.backward_steps(grad):
-            pass
+        collections.deque(self.backward_steps(grad), maxlen=0)  # run the walk to its end, keeping nothing
 
     def backward_steps(self, grad=None):
         """`backward()` one node at a time: yields each node of `topological_order()` in reverse (self
@@ -450,14 +451,15 @@ class Value:
         An op's operands always exist before its result, so the nodes sorted by birth are in such an
         order: the order the graph was built in. Iterative, so a chain of 100,000 ops is fine.
         """
-        seen, stack = {self}, [self]
-        see, push, pop = seen.add, stack.append, stack.pop  # bound once: this runs for every node of every step
-        while stack:
-            for parent, _ in pop()._parents:
+        order, seen = [self], {self}
+        see, keep = seen.add, order.append  # bound once: this runs for every node of every step
+        for node in order:  # the list grows as we go: every node found is visited once, in the same loop
+            for parent, _ in node._parents:
                 if parent not in seen:
                     see(parent)
-                    push(parent)
-        return sorted(seen, key=_birth_of)
+                    keep(parent)
+        order.sort(key=_birth_of)
+        return order
 
 
 _birth_of = operator.attrgetter("_birth")
@@ -477,12 +479,12 @@ def _accumulate(node: Value, grad, leaf_memory: set) -> None:
         grad = np.asarray(grad)  # a NumPy scalar, from an op on 0-d arrays
     if grad.shape != data.shape:
         grad = unbroadcast(grad, data.shape)
-    if grad.dtype != data.dtype:
+    if grad.dtype is not data.dtype and grad.dtype != data.dtype:  # built-in dtypes are singletons: `is` is quick
         grad = grad.astype(data.dtype)
-    if node._grad is None or (not node._parents and _zeroed(node._grad)):
-        if not node._parents:
-            grad = _own_memory(grad, leaf_memory)
-        node._grad = grad  # 0 + g is g: a parameter's zeroed gradient is replaced, not added into
+    if node._grad is None:
+        node._grad = grad if node._parents else _own_memory(grad, leaf_memory)
+    elif not node._parents and _zeroed(node._grad):
+        node._grad = _own_memory(grad, leaf_memory)  # 0 + g is g: a parameter's zeroed gradient is replaced
     elif _sole_holder(node):
         np.add(node._grad, grad, out=node._grad)
     else:
