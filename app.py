@@ -202,15 +202,7 @@ with st.container(horizontal=True, gap="small", key="controls"):
     with st.popover("Share", icon=":material/share:", help="Copy a link to these settings"):
         share_link()
 
-# The live view, drawn by the training fragment at the end of the page. The loss chart's placeholder is made here,
-# once per page run, so its several redraws per fragment run update it in place: one made anew in every fragment
-# run blanked it until Vega had drawn it again, and shifted the page below. The rest redraw quickly enough, or (the
-# layer health) once per fragment run, that their placeholders, made in the fragment, show no gap (measured).
-with st.container():
-    if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
-        status_section, chart_slot, board_section = st.container(), st.empty(), st.container()
-    else:
-        board_section, status_section, chart_slot = st.container(), st.container(), st.empty()
+# --- the live view: metrics, progress and the loss chart (redrawn by the training fragment while playing) ---
 
 
 def show_metrics(view: live.View) -> None:
@@ -231,10 +223,62 @@ def show_status(view: live.View) -> None:
 
 def show_loss_chart(training: session.TrainingSession) -> None:
     """The loss curves (redrawn less often than the metrics: drawing them costs the browser far more)."""
-    if training.can_train:
-        chart_data, chart_spec = live.loss_chart(training.view().chart, training.target)
-        st.vega_lite_chart(chart_data, chart_spec, width="stretch")
+    chart_data, chart_spec = live.loss_chart(training.view().chart, training.target)
+    st.vega_lite_chart(chart_data, chart_spec, width="stretch")
+
+
+def placed(show, *args):
+    """A place the training fragment redraws into, filled the moment it is made: a place made early and filled
+    later showed as a gap whenever the browser got it before its content, and the page below jumped by its height."""
+    slot = st.empty()
+    if training.can_train:  # else nothing to show: the data-set section above says how to get the data
+        with slot.container():
+            show(*args)
+    return slot
+
+
+def loss_chart_slot():
+    """The chart's place, in a box that keeps the chart's height while Vega draws a new chart from nothing (after
+    Pause, say): meanwhile the page below jumped up 466 px and back on a phone (measured)."""
+    if training.can_train:  # no chart without the data set, and no empty box either
+        st.html(f"<style>.st-key-loss_chart {{ min-height: {live.CHART_HEIGHT}px; }}</style>")  # takes no space
+    with st.container(key="loss_chart"):
+        return placed(show_loss_chart, training)
+
+
+def show_chart_note() -> None:
+    if training.can_train:  # what this run started from: it changes only with the settings, so the page draws it
         st.caption(text.describe_start(training))
+
+
+page_view = training.view() if training.can_train else None
+with st.container():
+    if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
+        status_slot = placed(show_status, page_view)
+        chart_slot = loss_chart_slot()
+        show_chart_note()
+        board_slot = placed(show_metrics, page_view)
+    else:
+        board_slot = placed(show_metrics, page_view)
+        status_slot = placed(show_status, page_view)
+        chart_slot = loss_chart_slot()
+        show_chart_note()
+
+
+def draw_metrics(training: session.TrainingSession) -> None:
+    """Metrics, progress and any warning, in their places: redrawn after every tick."""
+    if training.can_train:
+        view = training.view()
+        with board_slot.container():
+            show_metrics(view)
+        with status_slot.container():
+            show_status(view)
+
+
+def draw_chart(training: session.TrainingSession) -> None:
+    if training.can_train:
+        with chart_slot.container():
+            show_loss_chart(training)
 
 
 with st.expander("What happens on each tick?", icon=":material/neurology:"):
@@ -242,14 +286,17 @@ with st.expander("What happens on each tick?", icon=":material/neurology:"):
     st.markdown(text.explain_markdown(graph_summary(resources, str(weights_path), stamp), training.optimizer,
                                       n_train, n_test, session.TICK_SECONDS))
 
-# --- inside the network: the first layer's units and the layers' health (drawn by the training fragment) ---
+# --- inside the network: the first layer's units and the layers' health (redrawn by the training fragment) ---
 
 st.subheader("Inside the network", anchor=False)
-health_section = st.container()
+health_section = st.container(key="layer_health")
 st.markdown(insight.tiles_intro(training.model))
 st.segmented_control("Show", options=list(insight.TILE_VIEWS), format_func=insight.TILE_VIEWS.get, required=True,
                      default="learned", key="tile_view", label_visibility="collapsed")
-tiles_section = st.container()
+# Square boxes for the tiles before their images load: each redraw sends new images, and until the browser had
+# them the section shrank to its caption and the page below jumped up 1,100 px and back on a phone (measured).
+st.html("<style>.st-key-unit_tiles img { aspect-ratio: 1; }</style>")  # takes no space
+tiles_section = st.container(key="unit_tiles")
 
 
 def pictures() -> insight.Pictures:
@@ -272,6 +319,20 @@ def show_first_layer(training: session.TrainingSession) -> None:
     st.caption(f"{tiles.note} {tiles.legend}")
     if tiles.pngs:
         st.image(tiles.pngs, caption=tiles.captions, width=PHONE_UNIT_WIDTH if on_a_phone else gallery.UPSCALED_WIDTH)
+
+
+def draw_inside(training: session.TrainingSession) -> None:
+    """The layers' health and the first layer's tiles ("Inside the network"), once per fragment run, each in a
+    container that takes the place of the last one: the browser keeps a container's old content until the new
+    content replaces it, element by element, so nothing blanks. (An `st.empty` in between blanked them now and
+    then, and the page below jumped by up to 1,300 px on a phone.)"""
+    if training.can_train:
+        pictures().health(training)  # made first: the containers go out the moment they are made
+    pictures().tiles(training, st.session_state.tile_view)
+    with health_section.container():
+        show_health_chart(training)
+    with tiles_section.container():
+        show_first_layer(training)
 
 
 def show_where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> None:
@@ -511,43 +572,15 @@ tl_mp_grid()
 
 @st.fragment(run_every=session.TICK_INTERVAL if playing else None)
 def train_and_show() -> None:
-    """Draw the live view (into its place above), then, while playing, train tick after tick for about a
-    second. Drawing before training means nothing on the page waits (and fades as stale) during a chunk."""
+    """While playing, train tick after tick for about a second, redrawing the live view and the inside in their
+    places above. Drawing before training means nothing on the page waits (and fades as stale) during a chunk."""
     training = current()
-    places = {}
-
-    def place(section):
-        """This run's placeholder in `section`, made right before its first drawing: made earlier, it would blank
-        what the last run drew there (and shift the page below it) until then."""
-        if id(section) not in places:
-            places[id(section)] = section.empty()
-        return places[id(section)]
-
-    def redraw_metrics():
-        """Metrics, progress and any warning: redrawn after every tick."""
-        if not training.can_train:
-            return  # the data-set section above says how to get the data
-        view = training.view()
-        with place(board_section).container():
-            show_metrics(view)
-        with place(status_section).container():
-            show_status(view)
-
-    def redraw_chart():
-        with chart_slot.container():
-            show_loss_chart(training)
-
-    def redraw_inside():  # "Inside the network", redrawn more slowly
-        with place(health_section).container():
-            show_health_chart(training)
-        with place(tiles_section).container():
-            show_first_layer(training)
-
-    redraw_metrics()
-    redraw_chart()
-    redraw_inside()
+    if training.playing:  # (when not, the page run that called this has just drawn them)
+        draw_metrics(training)
+        draw_chart(training)
+    draw_inside(training)  # once per run: its pictures are remade at most every insight.REFRESH s anyway
     try:
-        if session.play_loop(training, redraw_metrics, redraw_chart, slower=[(redraw_inside, insight.REFRESH)]):
+        if session.play_loop(training, lambda: draw_metrics(training), lambda: draw_chart(training)):
             st.rerun()  # playing stopped: redraw the controls and stop the timers
     except StreamlitInvalidLayoutContextError:
         # A click (Pause, a slider) started a full rerun while this run was still training: the

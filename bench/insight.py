@@ -5,9 +5,9 @@ fresh initialization (seed 1, SGD, lr 0.0075, float32 as the page trains) for `s
 uploaded photo on the page; we quote median epochs/s and the median of the paired ratios (with / without).
 
 * fragment loop: app.py's training fragment without Streamlit (`ui.session.play_loop`, as bench/app.py), the
-  other fragments' share of the views included: without the views, or with them (the first-layer tiles and the
-  health chart every `insight.REFRESH` s; the upload's and a test image's heatmaps once per fragment run, as the
-  photo and grid fragments, which rerun every second while playing, ask for them).
+  other fragments' share of the views included: without the views, or with them (the first-layer tiles, the
+  health chart and the upload's and a test image's heatmaps asked for once per fragment run, as the page's
+  fragments ask for them, and remade at most every `insight.REFRESH` s).
 * AppTest: the real app.py, Play pressed, `at.run()` over and over (each a full rerun: see bench/app.py), once
   with the views and once with their pictures switched off (the tiles, the health chart and the heatmaps
   replaced by nothing), everything else on the page the same.
@@ -53,7 +53,6 @@ def fragment_loop(resources, seconds: float, views: bool) -> dict:
         pictures.heatmap(training, ("upload", "photo"), upload.preview, upload.x)
         pictures.heatmap(training, ("test", 0), test.images[0], test.x[:1])
 
-    slower = [(redraw_inside, insight.REFRESH)] if views else []
     start = time.perf_counter()
     training.play()
     while time.perf_counter() - start < seconds:
@@ -62,7 +61,7 @@ def fragment_loop(resources, seconds: float, views: bool) -> dict:
         if views:
             redraw_inside()
             other_fragments()
-        if session.play_loop(training, training.view, redraw_chart, slower=slower):
+        if session.play_loop(training, training.view, redraw_chart):
             raise RuntimeError(f"training stopped: {training.warning or 'target reached'}")
     return {"epochs": training.epoch, "seconds": time.perf_counter() - start}
 

@@ -35,9 +35,10 @@ def chart_data(records: list, max_points: int = CHART_POINTS) -> dict[str, list]
 
 
 TRAIN_COLOR, TEST_COLOR = "#D9652B", "#3B6EA8"
+CHART_HEIGHT = 300  # px, the loss chart's whole height: Streamlit fits the axes and the legend inside it
 
 
-def loss_chart(chart: dict[str, list], target: int, height: int = 300) -> tuple[dict, dict]:
+def loss_chart(chart: dict[str, list], target: int, height: int = CHART_HEIGHT) -> tuple[dict, dict]:
     """(data, Vega-Lite spec) for the loss chart: train and test curves, a dot on the latest value of
     each, and an x axis fixed from 0 to the target so the chart does not rescale while it grows."""
     epochs = chart.get("epoch", [])

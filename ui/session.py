@@ -288,20 +288,18 @@ def ticks(training: TrainingSession, budget: float = TICK_BUDGET, seconds: float
 
 
 def play_loop(training: TrainingSession, redraw_metrics, redraw_chart, chart_every: float = CHART_REFRESH,
-              clock=time.monotonic, slower=(), ticking=ticks) -> bool:
-    """The page's training fragment: tick after tick while playing, redrawing the metrics after each tick, the
-    chart every `chart_every` s and each `(redraw, every)` pair of `slower` every `every` s; True when playing
-    stopped (the page reruns to redraw its controls). `ticking` is `ticks`, or a stand-in in tests."""
-    timed = [(redraw_chart, chart_every), *slower]
-    drawn = [clock()] * len(timed)  # the page drew everything just before the loop
+              clock=time.monotonic, ticking=ticks) -> bool:
+    """The page's training fragment: tick after tick while playing, redrawing the metrics after each tick and the
+    chart every `chart_every` s; True when playing stopped (the page reruns to redraw its controls). `ticking` is
+    `ticks`, or a stand-in in tests."""
+    chart_drawn = clock()  # the page drew everything just before the loop
     for stopped in ticking(training):
         if stopped:
             return True
         redraw_metrics()
-        for i, (redraw, every) in enumerate(timed):
-            if clock() - drawn[i] >= every:
-                redraw()
-                drawn[i] = clock()
+        if clock() - chart_drawn >= chart_every:
+            redraw_chart()
+            chart_drawn = clock()
     return False
 
 

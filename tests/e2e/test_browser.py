@@ -227,13 +227,44 @@ def test_the_page_below_the_live_view_stays_put_while_training(phone_app):
     app.click("play")
     app.wait_for_epoch_above(0, TRAIN_TIMEOUT_MS)
     app.page.wait_for_timeout(WATCH_MS)  # past the full rerun that Play started: now only the timers redraw
-    # 4 s: two redraws of the tiles (every 2 s) and four of the chart. Not longer: about 10 s after Play the server
-    # runs the whole page once more (not asked for by the browser; not yet understood), and that run does blank the
-    # charts for a moment, a jump this test is not about.
+    # 4 s: two redraws of the tiles (every 2 s) and ten of the chart. Not longer: about 10 s after Play the run
+    # reaches its 2,500 epochs and the page runs again to show it stopped, which is Pause's case (the next test).
     tops = app.page.evaluate(TRACK_HEADING, {"heading": "See backprop", "ms": 4_000})
     app.click("pause")
     assert len(tops) > 60, "too few animation frames to judge"
     assert max(tops) - min(tops) < 100, f"'See backprop' moved between {min(tops):.0f} and {max(tops):.0f} px"
+    app.assert_healthy()
+
+
+# The smallest height the loss chart's box had, and how many animation frames looked, from now until window.stopWatch.
+WATCH_CHART_BOX = """() => {
+    window.chartBox = {lowest: Infinity, frames: 0};
+    const look = () => {
+        const box = document.querySelector('.st-key-loss_chart');
+        window.chartBox.lowest = Math.min(window.chartBox.lowest, box ? box.getBoundingClientRect().height : 0);
+        window.chartBox.frames += 1;
+        if (!window.stopWatch) requestAnimationFrame(look);
+    };
+    requestAnimationFrame(look);
+}"""
+
+
+def test_pause_keeps_the_loss_charts_place_on_the_page(phone_app):
+    """Pause runs the whole page again, which makes the chart's place anew, and Vega draws the chart in it from
+    nothing: the box keeps the chart's height meanwhile, so the page below does not jump up (466 px on a phone, at
+    every Pause, before) and back."""
+    from ui.live import CHART_HEIGHT
+
+    app = phone_app
+    app.click("play")
+    app.wait_for_epoch_above(0, TRAIN_TIMEOUT_MS)
+    app.page.evaluate(WATCH_CHART_BOX)
+    app.click("pause")
+    expect(app.status).to_have_text(re.compile(r"^Paused at epoch [\d,]+ of 2,500"))
+    app.wait_until_still()
+    box = app.page.evaluate("window.stopWatch = true; window.chartBox")
+    assert box["frames"] > 10, "too few animation frames to judge"
+    assert box["lowest"] >= CHART_HEIGHT - 1, f"the chart's box shrank to {box['lowest']:.0f} px at Pause"
     app.assert_healthy()
 
 
