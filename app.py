@@ -5,6 +5,7 @@ Layout only: every value drawn here comes ready-made from ui/ (README, "Where th
     streamlit run app.py      # or: make run
 """
 import functools
+from collections.abc import Callable
 
 import streamlit as st
 from streamlit.errors import StreamlitInvalidLayoutContextError
@@ -202,7 +203,9 @@ with st.container(horizontal=True, gap="small", key="controls"):
     with st.popover("Share", icon=":material/share:", help="Copy a link to these settings"):
         share_link()
 
-# --- the live view: metrics, progress and the loss chart (redrawn by the training fragment while playing) ---
+# --- the live view: metrics, progress and the loss chart ---
+# `show_*` draws a part where the page is; each part has a slot (an `st.empty`) made and filled here, in the
+# page run, and `draw_*` fills its slot again from the training fragment at the end of the page while playing.
 
 
 def show_metrics(view: live.View) -> None:
@@ -227,9 +230,9 @@ def show_loss_chart(training: session.TrainingSession) -> None:
     st.vega_lite_chart(chart_data, chart_spec, width="stretch")
 
 
-def placed(show, *args):
-    """A place the training fragment redraws into, filled the moment it is made: a place made early and filled
-    later showed as a gap whenever the browser got it before its content, and the page below jumped by its height."""
+def filled_slot(show: Callable, *args):
+    """A slot for `show(*args)`, filled the moment it is made: a slot made early and filled later showed as a gap
+    whenever the browser got it before its content, and the page below jumped by its height."""
     slot = st.empty()
     if training.can_train:  # else nothing to show: the data-set section above says how to get the data
         with slot.container():
@@ -238,12 +241,13 @@ def placed(show, *args):
 
 
 def loss_chart_slot():
-    """The chart's place, in a box that keeps the chart's height while Vega draws a new chart from nothing (after
-    Pause, say): meanwhile the page below jumped up 466 px and back on a phone (measured)."""
+    """The chart's slot, in a box that keeps the chart's height while Vega draws a new chart from nothing: at Pause
+    the page run's chart replaces the fragment's (a different kind of block to the browser, so nothing of the old
+    one is kept), and meanwhile the page below jumped up 466 px and back on a phone (measured)."""
     if training.can_train:  # no chart without the data set, and no empty box either
         st.html(f"<style>.st-key-loss_chart {{ min-height: {live.CHART_HEIGHT}px; }}</style>")  # takes no space
     with st.container(key="loss_chart"):
-        return placed(show_loss_chart, training)
+        return filled_slot(show_loss_chart, training)
 
 
 def show_chart_note() -> None:
@@ -254,19 +258,19 @@ def show_chart_note() -> None:
 page_view = training.view() if training.can_train else None
 with st.container():
     if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
-        status_slot = placed(show_status, page_view)
+        status_slot = filled_slot(show_status, page_view)
         chart_slot = loss_chart_slot()
         show_chart_note()
-        board_slot = placed(show_metrics, page_view)
+        board_slot = filled_slot(show_metrics, page_view)
     else:
-        board_slot = placed(show_metrics, page_view)
-        status_slot = placed(show_status, page_view)
+        board_slot = filled_slot(show_metrics, page_view)
+        status_slot = filled_slot(show_status, page_view)
         chart_slot = loss_chart_slot()
         show_chart_note()
 
 
 def draw_metrics(training: session.TrainingSession) -> None:
-    """Metrics, progress and any warning, in their places: redrawn after every tick."""
+    """Metrics, progress and any warning, in their slots: redrawn after every tick."""
     if training.can_train:
         view = training.view()
         with board_slot.container():
@@ -276,6 +280,7 @@ def draw_metrics(training: session.TrainingSession) -> None:
 
 
 def draw_chart(training: session.TrainingSession) -> None:
+    """The loss chart, in its slot: redrawn every live.CHART_REFRESH s."""
     if training.can_train:
         with chart_slot.container():
             show_loss_chart(training)
@@ -286,7 +291,7 @@ with st.expander("What happens on each tick?", icon=":material/neurology:"):
     st.markdown(text.explain_markdown(graph_summary(resources, str(weights_path), stamp), training.optimizer,
                                       n_train, n_test, session.TICK_SECONDS))
 
-# --- inside the network: the first layer's units and the layers' health (redrawn by the training fragment) ---
+# --- inside the network: the first layer's units and the layers' health (drawn by the training fragment) ---
 
 st.subheader("Inside the network", anchor=False)
 health_section = st.container(key="layer_health")
@@ -322,12 +327,13 @@ def show_first_layer(training: session.TrainingSession) -> None:
 
 
 def draw_inside(training: session.TrainingSession) -> None:
-    """The layers' health and the first layer's tiles ("Inside the network"), once per fragment run, each in a
-    container that takes the place of the last one: the browser keeps a container's old content until the new
-    content replaces it, element by element, so nothing blanks. (An `st.empty` in between blanked them now and
-    then, and the page below jumped by up to 1,300 px on a phone.)"""
+    """The layers' health and the first layer's tiles ("Inside the network"), each in a container that takes the
+    place of the last one: the browser keeps a container's old content until the new content replaces it, element
+    by element, so nothing blanks. (An `st.empty` in between blanked them now and then, and the page below jumped
+    by up to 1,300 px on a phone.) Once per fragment run: a second container would go below the first."""
+    # both pictures first, so each container is filled the moment it goes out
     if training.can_train:
-        pictures().health(training)  # made first: the containers go out the moment they are made
+        pictures().health(training)
     pictures().tiles(training, st.session_state.tile_view)
     with health_section.container():
         show_health_chart(training)
@@ -572,13 +578,16 @@ tl_mp_grid()
 
 @st.fragment(run_every=session.TICK_INTERVAL if playing else None)
 def train_and_show() -> None:
-    """While playing, train tick after tick for about a second, redrawing the live view and the inside in their
-    places above. Drawing before training means nothing on the page waits (and fades as stale) during a chunk."""
+    """Draw the inside of the network, then, while playing, train tick after tick for about a second, redrawing
+    the live view in its slots above. Drawing before training means nothing on the page waits (and fades as stale)
+    during a chunk."""
     training = current()
-    if training.playing:  # (when not, the page run that called this has just drawn them)
+    if training.playing:
+        # The page run has just drawn these too, but the fragment's own runs may redraw a container outside it only
+        # if the fragment drew into it during the last full run, when Streamlit reserves its place there.
         draw_metrics(training)
         draw_chart(training)
-    draw_inside(training)  # once per run: its pictures are remade at most every insight.REFRESH s anyway
+    draw_inside(training)
     try:
         if session.play_loop(training, lambda: draw_metrics(training), lambda: draw_chart(training)):
             st.rerun()  # playing stopped: redraw the controls and stop the timers

@@ -45,7 +45,7 @@ def fragment_loop(resources, seconds: float, views: bool) -> dict:
     def redraw_chart():
         live.loss_chart(training.view().chart, training.target)
 
-    def redraw_inside():
+    def draw_inside():
         pictures.health(training)
         pictures.tiles(training, "learned")
 
@@ -59,7 +59,7 @@ def fragment_loop(resources, seconds: float, views: bool) -> dict:
         training.view()
         redraw_chart()
         if views:
-            redraw_inside()
+            draw_inside()
             other_fragments()
         if session.play_loop(training, training.view, redraw_chart):
             raise RuntimeError(f"training stopped: {training.warning or 'target reached'}")

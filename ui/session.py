@@ -292,7 +292,7 @@ def play_loop(training: TrainingSession, redraw_metrics, redraw_chart, chart_eve
     """The page's training fragment: tick after tick while playing, redrawing the metrics after each tick and the
     chart every `chart_every` s; True when playing stopped (the page reruns to redraw its controls). `ticking` is
     `ticks`, or a stand-in in tests."""
-    chart_drawn = clock()  # the page drew everything just before the loop
+    chart_drawn = clock()  # the caller drew everything just before the loop
     for stopped in ticking(training):
         if stopped:
             return True
