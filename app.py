@@ -300,7 +300,9 @@ st.segmented_control("Show", options=list(insight.TILE_VIEWS), format_func=insig
                      default="learned", key="tile_view", label_visibility="collapsed")
 # Square boxes for the tiles before their images load: each redraw sends new images, and until the browser had
 # them the section shrank to its caption and the page below jumped up 1,100 px and back on a phone (measured).
-st.html("<style>.st-key-unit_tiles img { aspect-ratio: 1; }</style>")  # takes no space
+# And a gap between the tiles of a row: side by side with no gap, twenty units read as one mosaic.
+st.html("<style>.st-key-unit_tiles img { aspect-ratio: 1; }"
+        ".st-key-unit_tiles [data-testid=stImage] { column-gap: 0.5rem; }</style>")  # takes no space
 tiles_section = st.container(key="unit_tiles")
 
 
