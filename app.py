@@ -466,6 +466,9 @@ st.header("Your photos", divider="gray", anchor="your-photos")  # the intro link
 @st.fragment(run_every=GRID_REFRESH if playing else None)
 def your_photos() -> None:
     training = current()
+    # The label says which files and how big; Streamlit's own hint under the button repeats it as a list of MIME
+    # types and extensions, cut off mid-word on a phone.
+    st.html("<style>.st-key-upload [data-testid=stFileUploaderDropzoneInstructions] { display: none; }</style>")
     files = st.file_uploader(
         "Upload photos: JPEG, PNG, GIF, BMP, WebP or TIFF, up to 20 MB and 50 megapixels each",
         type=list(photos.UPLOADER_TYPES), accept_multiple_files=True, key="upload")

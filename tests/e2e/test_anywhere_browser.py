@@ -184,6 +184,19 @@ def test_on_a_phone_play_is_on_the_page_and_the_sidebar_stays_closed(browser, ap
         context.close()
 
 
+CUT_OFF_TEXT = """root => [...root.querySelectorAll("*")].filter(e => e.offsetParent !== null && e.textContent.trim()
+    && getComputedStyle(e).textOverflow === "ellipsis" && e.scrollWidth > e.clientWidth).map(e => e.textContent)"""
+
+
+def test_on_a_phone_the_upload_box_says_what_it_takes_without_cutting_words_off(phone_app):
+    uploader = phone_app.widget("upload")
+    uploader.scroll_into_view_if_needed()
+    expect(uploader.get_by_test_id("stWidgetLabel")).to_contain_text("JPEG, PNG, GIF, BMP, WebP or TIFF, up to 20 MB")
+    expect(uploader.get_by_role("button", name="Upload", exact=True)).to_be_visible()
+    assert uploader.evaluate(CUT_OFF_TEXT) == []  # Streamlit's hint, a list of MIME types, ended in "imag…" here
+    expect(uploader.get_by_text("image/jpeg")).to_be_hidden()
+
+
 def test_on_a_laptop_the_controls_are_one_row_and_the_sidebar_is_open(app):
     expect(app.page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "false")
     tops = {round(app.button(key).bounding_box()["y"]) for key in CONTROLS}
