@@ -453,6 +453,7 @@ if bp_view.example is not None:
         if bp_view.order_note:
             st.caption(bp_view.order_note)
     with graph:
+        st.html(backprop.GRAPH_CSS)  # takes no space
         st.graphviz_chart(bp_view.dot, width=bp_view.graph_width)
         st.caption(bp_view.graph_caption)
         if not on_a_phone:

@@ -29,6 +29,15 @@ DONE_STYLE = 'fillcolor="#e3f1e4", color="#4b8b55"'
 CURRENT_STYLE = 'fillcolor="#fde4cf", color="#d9652b", penwidth=3'
 CONSTANT_STYLE = 'style="rounded,dashed", fillcolor="#ffffff", color="#9aa0a6", fontcolor="#5f6368"'
 FLOWED_EDGE = 'color="#d9652b", penwidth=1.6'  # the gradient has gone back along this edge
+FONT, FONT_SIZE, SMALL_FONT_SIZE = "Helvetica", 12, 10  # a node's name and value; the op or kind under them
+# Graphviz places each piece of a label by this font's widths at these sizes, but Streamlit draws every text of the
+# chart in its own narrower font at one smaller size, so lines sat off-centre; and SVG drops the space that starts a
+# piece ("t1" " = -2" read "t1= -2"). Draw them as Graphviz laid them out (Arial has Helvetica's widths; Graphviz
+# writes sizes as "12.00").
+GRAPH_CSS = "<style>" + " ".join(
+    f'[data-testid=stGraphVizChart] svg text[font-size="{size:.2f}"] '
+    f'{{ font-family: {FONT}, Arial, sans-serif; font-size: {size}px; white-space: pre; }}'
+    for size in (FONT_SIZE, SMALL_FONT_SIZE)) + "</style>"
 NOTHING_YET = ("Nothing yet: the forward pass has built the graph. Press **Backward one step** to start at "
                "the output, whose gradient with respect to itself is 1.")
 FULL_SCREEN = " Too small? Point at the graph: a button at its top right shows it full screen."
@@ -173,7 +182,7 @@ def _label(walk: Walk, node: Value) -> str:
     gradient (small examples) and the op."""
     name, state = html.escape(walk.name(node)), walk.state(node)
     mark = "✓ " if walk.ticked(node) else ""
-    what = f'<FONT POINT-SIZE="10" COLOR="#5f6368">{html.escape(node.op or walk.leaf_word)}</FONT>'
+    what = f'<FONT POINT-SIZE="{SMALL_FONT_SIZE}" COLOR="#5f6368">{html.escape(node.op or walk.leaf_word)}</FONT>'
     if not walk.numbers:  # shapes; a single number (the loss, a bias of one) shows its value
         value = f"= {node.data.item():.4g}" if node.size == 1 else shape_text(node.shape)
         return f"<<B>{mark}{name}</B><BR/>{value}<BR/>{what}>"
@@ -192,11 +201,12 @@ def graph_dot(walk: Walk, direction: str = "LR") -> str:
     styles = {"pending": PENDING_STYLE, "done": DONE_STYLE, "current": CURRENT_STYLE}
     spacing = "nodesep=0.2; ranksep=0.35;" if walk.numbers else "nodesep=0.12; ranksep=0.2;"
     lines = ["digraph backprop {", f'  rankdir={direction}; bgcolor="transparent"; {spacing}',
-             '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12, margin="0.06,0.03"];',
+             f'  node [shape=box, style="rounded,filled", fontname="{FONT}", fontsize={FONT_SIZE}, '
+             'margin="0.08,0.04"];',  # inches of room around the text: the rounded corners come close to it
              '  edge [color="#9aa0a6", arrowsize=0.6];']
     for i, constant in enumerate(walk.constants):
         label = (f'<<B>{html.escape(constant.name)}</B><BR/>{shape_text(constant.shape)}<BR/>'
-                 f'<FONT POINT-SIZE="10">{html.escape(constant.what)}</FONT>>')
+                 f'<FONT POINT-SIZE="{SMALL_FONT_SIZE}">{html.escape(constant.what)}</FONT>>')
         group = "" if constant.feeds is walk.loss else ", group=ops"  # the input, in line with the ops
         lines.append(f"  c{i} [label={label}, {CONSTANT_STYLE}{group}];")
         lines.append(f"  c{i} -> {ids[constant.feeds]};")

@@ -173,3 +173,34 @@ def test_the_section_on_a_phone(phone_app, screenshot):
 def test_a_desktop_gets_the_wide_graph(app):
     section(app)
     expect(app.page.get_by_role("switch", name="Top to bottom")).not_to_be_checked()
+
+
+
+# Per node and line of its label (the pieces of text at one height): how far the line as drawn sits from the centre
+# of the node's box, and how close it comes to the box's left or right edge, in the graph's own units (points).
+LINE_PLACEMENT_JS = """g => { const box = g.querySelector('path, polygon').getBBox(), lines = new Map();
+  for (const t of g.querySelectorAll('text')) {
+    const x = +t.getAttribute('x'), line = lines.get(t.getAttribute('y')) || {text: '', left: x, right: x};
+    line.text += t.textContent; line.right = Math.max(line.right, x + t.getComputedTextLength());
+    lines.set(t.getAttribute('y'), line); }
+  return [...lines.values()].map(l => [l.text, Math.abs((l.left + l.right) / 2 - (box.x + box.width / 2)),
+                                       Math.min(l.left - box.x, box.x + box.width - l.right)]); }"""
+
+
+def expect_lines_centred_in_their_boxes(app, drawn: str) -> None:
+    """Once a node with the text `drawn` is on the page (the graph has been drawn anew), check every node's lines."""
+    nodes = app.page.locator(GRAPH_NODES)
+    expect(nodes.filter(has_text=drawn).first).to_be_visible()
+    for node in nodes.all():
+        for line, off_centre, clearance in node.evaluate(LINE_PLACEMENT_JS):
+            assert off_centre < 0.5, f"{line!r} sits {off_centre:.1f} pt off its node's centre"
+            assert clearance > 4, f"{line!r} comes within {clearance:.1f} pt of its node's border"
+
+
+def test_each_nodes_lines_sit_centred_inside_its_box(phone_app):
+    """Graphviz places a label's text by its own font's widths. Drawn in Streamlit's font instead, lines sat
+    off-centre and touched the rounded border ("pixels, constant" under x), and "t1 = -2" read "t1= -2"."""
+    section(phone_app)
+    expect_lines_centred_in_their_boxes(phone_app, "(209, 12288)")  # the network's graph: shapes, top to bottom
+    pick(phone_app, "micrograd's README")  # a small example: values and gradients, a bold name then " = value"
+    expect_lines_centred_in_their_boxes(phone_app, "grad ?")
