@@ -57,6 +57,9 @@ if "link_read" not in st.session_state:
 training = session.training_for(st.session_state, resources)
 playing = training.playing
 on_a_phone = settings.is_phone(st.context.headers.get("User-Agent"))  # a few sections order themselves for it
+if on_a_phone:  # a choice that wraps to a second row: chips with their own rounded borders, not a bar cut in two
+    st.html("<style>[data-testid=stButtonGroup] [role=radiogroup] { column-gap: 4px; }"
+            " [data-testid=stButtonGroup] button[data-variant=segmented_control] { border-radius: 0.5rem; }</style>")
 
 
 def current() -> session.TrainingSession:
@@ -252,7 +255,7 @@ def loss_chart_slot():
 
 def show_chart_note() -> None:
     if training.can_train:  # what this run started from: it changes only with the settings, so the page draws it
-        st.caption(text.describe_start(training))
+        st.caption(text.describe_start(training, phone=on_a_phone))
 
 
 page_view = training.view() if training.can_train else None
@@ -345,8 +348,10 @@ def draw_inside(training: session.TrainingSession) -> None:
 
 def show_where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> None:
     picture = pictures().heatmap(training, key, image, x)
-    with st.container(width=TILE_WIDTH):
-        st.image(picture.png, width=TILE_WIDTH, caption="where the model looks")
+    st.html("<style>[class*=st-key-where_it_looks] [data-testid=stImageCaption] { white-space: nowrap; }</style>")
+    # A column wide enough for the caption on one line, the picture the size of the input beside it
+    with st.container(width=TILE_WIDTH, horizontal_alignment="center", key=f"where_it_looks_{abs(hash(key))}"):
+        st.image(picture.png, width=gallery.UPSCALED_WIDTH, caption="where the model looks")
         if picture.flat:
             st.caption(insight.FLAT_HEATMAP_NOTE)
 
@@ -366,7 +371,7 @@ def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
                                 options=mistakes_first, format_func=label, key="explain_pick",
                                 on_change=insight.remember_pick, args=(st.session_state,))
             st.caption(insight.HEATMAP_NOTE)
-        # as wide as the heatmap's canvas beside it, so on a phone, stacked, the two line up
+        # as wide as the heatmap's column beside it, so on a phone, stacked, the two line up
         with st.container(width=TILE_WIDTH, horizontal_alignment="center"):
             st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,
                      caption=f"{split.name} image {pick + 1}")

@@ -17,7 +17,7 @@ import numpy as np
 from model.cat import IMAGE_SHAPE, cat_mlp
 from model.explain import saliency
 from model.nn import Linear
-from ui.gallery import TILE_SCALE, png_bytes, tile, upscale
+from ui.gallery import TILE_SCALE, png_bytes, upscale
 from ui.live import thin
 from ui.settings import FRESH
 from ui.text import NO_GRADIENT_WHY
@@ -199,11 +199,11 @@ class Heatmap:
 
 
 def heatmap_png(training, image: np.ndarray, x: np.ndarray) -> Heatmap:
-    """The "where the model looks" picture of one model input x (1, pixels) and its (h, w, 3) image: upscaled and
-    centred on a canvas as wide as a grid tile, so its caption fits on one line."""
+    """The "where the model looks" picture of one model input x (1, pixels) and its (h, w, 3) image, upscaled as the
+    page shows a model input: the page draws it beside that input, the same size."""
     with training.lock:
         gradient = saliency(training.model, x)[0]
-    return Heatmap(png_bytes(tile(heatmap(image, gradient), mistake=False), colors=256), not gradient.any())
+    return Heatmap(png_bytes(upscale(heatmap(image, gradient)), colors=256), not gradient.any())
 
 
 # --- kept per visitor -----------------------------------------------------------------------------

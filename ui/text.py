@@ -99,8 +99,9 @@ def graph_summary(model: Sequential | None = None, batch: int = 2) -> GraphSumma
                         parameters=parameter_count(model))
 
 
-def describe_start(training) -> str:
-    """One line on where this run started and how it trains, for under the chart."""
+def describe_start(training, phone: bool = False) -> str:
+    """One line on where this run started and how it trains, for under the chart; on a `phone`, where the sidebar
+    hides."""
     if training.start == PRETRAINED:
         epochs = training.resources.base_epochs
         start = "the pretrained weights" + (f" (already trained {epochs:,} epochs)" if epochs else "")
@@ -111,8 +112,8 @@ def describe_start(training) -> str:
             f"rate {format_lr(training.lr)}.")
     if training.start == PRETRAINED and training.can_train:
         text += (" More training mostly fits the training images ever more tightly, so the test numbers wobble: to "
-                 "watch the network learn from scratch, pick **Fresh init** in the sidebar (on a phone: » at the "
-                 "top left).")
+                 "watch the network learn from scratch, pick **Fresh init** in the sidebar"
+                 + (" (» at the top left)." if phone else "."))
     elif training.can_train:
         text += majority_note(training.resources) + precision_note(training)
     return text

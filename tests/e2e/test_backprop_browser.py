@@ -156,6 +156,11 @@ def test_the_section_on_a_phone(phone_app, screenshot):
     section(app)
     vertical = app.page.get_by_role("switch", name="Top to bottom")
     expect(vertical).to_be_checked()  # a phone gets the tall graph from the start: readable at 390 px
+    # the example picker wraps to two rows here: each choice a chip of its own, no row ending in a cut-off edge
+    corners = app.widget("bp_example").get_by_role("radio").evaluate_all(
+        "bs => bs.map(b => { const s = getComputedStyle(b); return [s.borderTopLeftRadius, s.borderTopRightRadius, "
+        "s.borderBottomRightRadius, s.borderBottomLeftRadius]; })")
+    assert len(corners) == 5 and all(radius != "0px" for chip in corners for radius in chip), corners
     press(app, "bp_back")
     expect_step(app, 1)
     assert current_node(app).startswith("loss")

@@ -224,5 +224,8 @@ def test_the_views_on_a_phone(phone_app, screenshot):
         "img => img.decode()")  # until an image has loaded, its caption sits higher
     looks.locator("xpath=ancestor::*[@data-testid='stImageContainer']//img").evaluate("img => img.decode()")
     sees_box, looks_box = sees.bounding_box(), looks.bounding_box()
-    assert abs(sees_box["y"] - looks_box["y"]) < 20 and looks_box["x"] > sees_box["x"] + sees_box["width"]
+    assert abs(sees_box["y"] - looks_box["y"]) < 1 and looks_box["x"] > sees_box["x"] + sees_box["width"]
+    pictures = [caption.locator("xpath=ancestor::*[@data-testid='stImageContainer']//img").bounding_box()
+                for caption in (sees, looks)]
+    assert abs(pictures[0]["y"] - pictures[1]["y"]) < 1 and pictures[0]["height"] == pictures[1]["height"]
     assert looks_box["x"] + looks_box["width"] <= PHONE["width"]

@@ -153,7 +153,8 @@ def test_the_heatmap_paints_over_a_grey_copy_of_the_input(resources):
     np.testing.assert_array_equal(picture[0, 0], insight.HEAT_STOPS[-1])  # the most sensitive spot, fully painted
     run = session.TrainingSession(resources)
     png = insight.heatmap_png(run, image, split.x[:1]).png
-    assert decode(png).shape == (136, gallery.TILE_WIDTH, 3) and len(png) < 30_000  # upscaled 2x, on a canvas
+    size = gallery.UPSCALED_WIDTH  # upscaled as the page shows the model's input, which it sits beside
+    assert decode(png).shape == (size, size, 3) and len(png) < 30_000
 
 
 def test_a_heatmap_says_when_no_pixel_moves_the_answer(resources):

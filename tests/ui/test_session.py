@@ -193,6 +193,7 @@ def test_a_session_starts_as_the_pretrained_model(resources):
                                            "2,500 epochs) and trains with SGD at learning rate 0.0075.")
     run.step()
     assert "test numbers wobble" in describe_start(run) and "Fresh init" in describe_start(run)  # while it trains
+    assert "»" in describe_start(run, phone=True) and "»" not in describe_start(run)  # the sidebar's button on a phone
     assert "Fresh init" not in describe_start(session.TrainingSession(resources, start=settings.FRESH))
 
 
