@@ -594,18 +594,19 @@ def train_and_show() -> None:
     the live view in its slots above. Drawing before training means nothing on the page waits (and fades as stale)
     during a chunk."""
     training = current()
-    if training.playing:
-        # The page run has just drawn these too, but the fragment's own runs may redraw a container outside it only
-        # if the fragment drew into it during the last full run, when Streamlit reserves its place there.
-        draw_metrics(training)
-        draw_chart(training)
-    draw_inside(training)
     try:
+        if training.playing:
+            # The page run has just drawn these too, but the fragment's own runs may redraw a container outside it
+            # only if the fragment drew into it during the last full run, when Streamlit reserves its place there.
+            draw_metrics(training)
+            draw_chart(training)
+        draw_inside(training)
         if session.play_loop(training, lambda: draw_metrics(training), lambda: draw_chart(training)):
             st.rerun()  # playing stopped: redraw the controls and stop the timers
     except StreamlitInvalidLayoutContextError:
-        # A click (Pause, a slider) started a full rerun while this run was still training: the
-        # containers above belong to the page being replaced, and the rerun draws the new one.
+        # A click (Pause, a slider) started a full rerun while this run was training, or stopped the last full
+        # run before it reached this fragment (then Streamlit has no place reserved for the views above, and
+        # this timer run fails at its first one): either way that rerun draws the new page.
         return
 
 
