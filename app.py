@@ -346,11 +346,14 @@ def draw_inside(training: session.TrainingSession) -> None:
         show_first_layer(training)
 
 
+# A heatmap's caption on one line in its column (below), found by the column's key: once per page run, for every
+# heatmap the fragments below draw.
+st.html("<style>[class*=st-key-where_it_looks] [data-testid=stImageCaption] { white-space: nowrap; }</style>")
+
+
 def show_where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> None:
     picture = pictures().heatmap(training, key, image, x)
-    st.html("<style>[class*=st-key-where_it_looks] [data-testid=stImageCaption] { white-space: nowrap; }</style>")
-    # A column wide enough for the caption on one line, the picture the size of the input beside it; a key of its
-    # own per picture, which the style above finds by its prefix
+    # A column wide enough for the caption, the picture the size of the input beside it; a key of its own per picture
     with st.container(width=TILE_WIDTH, horizontal_alignment="center", key=f"where_it_looks_{abs(hash(key))}"):
         st.image(picture.png, width=gallery.UPSCALED_WIDTH, caption="where the model looks")
         if picture.flat:
