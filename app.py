@@ -375,11 +375,10 @@ def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
                                 options=mistakes_first, format_func=label, key="explain_pick",
                                 on_change=insight.remember_pick, args=(st.session_state,))
             st.caption(insight.HEATMAP_NOTE)
-        # as wide as the heatmap's column beside it, so on a phone, stacked, the two line up
-        with st.container(width=TILE_WIDTH, horizontal_alignment="center"):
+        with st.container(horizontal=True, gap="small", width="content"):  # side by side even on a phone
             st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,
                      caption=f"{split.name} image {pick + 1}")
-        show_where_it_looks(training, (split.name, pick), split.images[pick], split.x[pick:pick + 1])
+            show_where_it_looks(training, (split.name, pick), split.images[pick], split.x[pick:pick + 1])
 
 
 # --- see backprop --------------------------------------------------------------------------------

@@ -35,6 +35,24 @@ def expect_tiles(app) -> None:
     assert all(tile_sources(app))
 
 
+def expect_side_by_side(app, left: str, right: str, nth: int = 0, timeout: float | None = None) -> None:
+    """The pictures captioned `left` and `right` (the nth of each) in one row, the same size, inside the screen."""
+    captions = app.page.get_by_test_id("stImageCaption")
+    lefts, rights = (captions.filter(has_text=re.compile(f"^{re.escape(text)}$")) for text in (left, right))
+    left_caption, right_caption = lefts.nth(nth), rights.nth(nth)
+    expect(left_caption).to_be_visible(timeout=timeout)
+    expect(right_caption).to_be_visible()
+    pictures = [caption.locator("xpath=ancestor::*[@data-testid='stImageContainer']//img")
+                for caption in (left_caption, right_caption)]
+    for picture in pictures:
+        picture.evaluate("img => img.decode()")  # until an image has loaded, its caption sits higher
+    left_box, right_box = left_caption.bounding_box(), right_caption.bounding_box()
+    assert abs(left_box["y"] - right_box["y"]) < 1 and right_box["x"] > left_box["x"] + left_box["width"]
+    left_picture, right_picture = (picture.bounding_box() for picture in pictures)
+    assert abs(left_picture["y"] - right_picture["y"]) < 1 and left_picture["height"] == right_picture["height"]
+    assert right_box["x"] + right_box["width"] <= PHONE["width"]
+
+
 def tile_sources(app) -> list[str]:
     return app.page.evaluate(TILE_SOURCES_JS)
 
@@ -215,17 +233,9 @@ def test_the_views_on_a_phone(phone_app, screenshot):
     # an upload's two 64x64 views side by side, as on a laptop (stacked, each took a screen's width of its own)
     app.widget("upload").locator("input[type=file]").set_input_files(
         [{"name": "photo.png", "mimeType": "image/png", "buffer": make.png_rgb()}])
-    captions = app.page.get_by_test_id("stImageCaption")
-    sees, looks = (captions.filter(has_text=re.compile(f"^{text}$")).first
-                   for text in ("what the model sees", "where the model looks"))
-    expect(sees).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
-    expect(looks).to_be_visible()
-    sees.locator("xpath=ancestor::*[@data-testid='stImageContainer']//img").evaluate(
-        "img => img.decode()")  # until an image has loaded, its caption sits higher
-    looks.locator("xpath=ancestor::*[@data-testid='stImageContainer']//img").evaluate("img => img.decode()")
-    sees_box, looks_box = sees.bounding_box(), looks.bounding_box()
-    assert abs(sees_box["y"] - looks_box["y"]) < 1 and looks_box["x"] > sees_box["x"] + sees_box["width"]
-    pictures = [caption.locator("xpath=ancestor::*[@data-testid='stImageContainer']//img").bounding_box()
-                for caption in (sees, looks)]
-    assert abs(pictures[0]["y"] - pictures[1]["y"]) < 1 and pictures[0]["height"] == pictures[1]["height"]
-    assert looks_box["x"] + looks_box["width"] <= PHONE["width"]
+    expect_side_by_side(app, "what the model sees", "where the model looks", timeout=TRAIN_TIMEOUT_MS)
+
+    # and the grid's picked image beside its heatmap (stacked, the pair took the box's left half, one above the other)
+    app.scroll_to_heading("True label vs. model prediction")
+    number = re.match(r"Test image (\d+)", app.widget("explain_pick").get_by_role("combobox").input_value()).group(1)
+    expect_side_by_side(app, f"test image {number}", "where the model looks", nth=-1)
