@@ -41,6 +41,7 @@ def graph_summary(_resources: shared.Resources, weights_path: str, stamp: tuple)
 data_dir, weights_path = shared.default_paths()
 stamp = shared.files_stamp(data_dir, weights_path)
 resources = load_resources(str(data_dir), str(weights_path), stamp)
+n_train, n_test = resources.data_sizes  # (0, 0) without the data set
 
 # --- settings from a link, ?lr=0.5&epochs=300&optimizer=adam&start=fresh&seed=3 (a session's first run) ---
 
@@ -56,6 +57,7 @@ if "link_read" not in st.session_state:
 
 training = session.training_for(st.session_state, resources)
 playing = training.playing
+page_view = training.view()  # what the live section shows in this run (the training fragment redraws it)
 on_a_phone = settings.is_phone(st.context.headers.get("User-Agent"))  # a few sections order themselves for it
 if on_a_phone:  # a choice that wraps to a second row: chips with their own rounded borders, not a bar cut in two
     st.html("<style>[data-testid=stButtonGroup] [role=radiogroup] { column-gap: 4px; }"
@@ -99,7 +101,7 @@ with st.sidebar:
         "Epochs to train", min_value=settings.MIN_EPOCHS, max_value=settings.MAX_EPOCHS, step=100, key="epochs",
         on_change=lambda: current().set_target(st.session_state.epochs), disabled=not training.can_train,
         help=f"Play stops after this many epochs of the current training ({settings.MIN_EPOCHS:,} to "
-             f"{settings.MAX_EPOCHS:,}). One epoch is one step over all {resources.data_sizes[0] or 'the'} training "
+             f"{settings.MAX_EPOCHS:,}). One epoch is one step over all {n_train or 'the'} training "
              "images.")
     st.segmented_control(
         "Optimizer", options=list(settings.OPTIMIZER_LABELS), format_func=settings.OPTIMIZER_LABELS.get,
@@ -108,8 +110,8 @@ with st.sidebar:
     st.segmented_control(
         "Start from", options=list(settings.STARTS), format_func=settings.STARTS.get, required=True, key="start",
         on_change=restart, disabled=not training.can_train or resources.model is None, width="stretch",
-        help=f"The shipped weights (trained {resources.base_epochs:,} epochs), or the course's random "
-             f"initialization (seed {training.seed}) to watch the network learn from scratch.")
+        help=f"The shipped weights (trained {resources.base_epochs:,} epochs), or a random initialization "
+             f"(seed {training.seed}, set below) to watch the network learn from scratch.")
     # --- the seed of the fresh initialization ---
     st.number_input("Seed of the fresh init", min_value=settings.MIN_SEED, max_value=settings.MAX_SEED, step=1,
                     key="seed", on_change=new_seed, disabled=not training.can_train,
@@ -195,9 +197,9 @@ elif st.session_state.pop("fetched", False):
 with st.container(horizontal=True, gap="small", key="controls"):
     with st.container(horizontal=True, gap="small", width="content"):
         st.button("Play", key="play", icon=":material/play_arrow:", type="primary",
-                  on_click=lambda: current().play(), disabled=not training.view().play_enabled)
+                  on_click=lambda: current().play(), disabled=not page_view.play_enabled)
         st.button("Pause", key="pause", icon=":material/pause:", on_click=lambda: current().pause(),
-                  disabled=not playing)
+                  disabled=not page_view.pause_enabled)
     with st.container(horizontal=True, gap="small", width="content"):
         st.button(f"Step {settings.STEP_EPOCHS}", key="step", icon=":material/skip_next:",
                   on_click=lambda: current().step(), disabled=not training.can_train)
@@ -258,7 +260,6 @@ def show_chart_note() -> None:
         st.caption(text.describe_start(training, phone=on_a_phone))
 
 
-page_view = training.view() if training.can_train else None
 with st.container():
     if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
         status_slot = filled_slot(show_status, page_view)
@@ -290,7 +291,6 @@ def draw_chart(training: session.TrainingSession) -> None:
 
 
 with st.expander("What happens on each tick?", icon=":material/neurology:"):
-    n_train, n_test = resources.data_sizes
     st.markdown(text.explain_markdown(graph_summary(resources, str(weights_path), stamp), training.optimizer,
                                       n_train, n_test, session.TICK_SECONDS))
 
@@ -360,9 +360,9 @@ def show_where_it_looks(training: session.TrainingSession, key: tuple, image, x)
             st.caption(insight.FLAT_HEATMAP_NOTE)
 
 
-def show_explain_pick(training: session.TrainingSession, split, p_cat) -> None:
+def show_explain_pick(training: session.TrainingSession, split, grid: list) -> None:
     """One image of the grid, picked from a list that starts with its mistakes, and where the model looks in it."""
-    items = {item.index: item for item in gallery.grid_items(split.labels, p_cat, classes=resources.classes)}
+    items = {item.index: item for item in grid}
     mistakes_first = insight.mistakes_first(items)
 
     def label(index: int) -> str:
@@ -479,7 +479,7 @@ def your_photos() -> None:
     # types and extensions, cut off mid-word on a phone.
     st.html("<style>.st-key-upload [data-testid=stFileUploaderDropzoneInstructions] { display: none; }</style>")
     files = st.file_uploader(
-        "Upload photos: JPEG, PNG, GIF, BMP, WebP or TIFF, up to 20 MB and 50 megapixels each",
+        photos.UPLOAD_LABEL,
         type=list(photos.UPLOADER_TYPES), accept_multiple_files=True, key="upload")
     # --- the camera: a second way to give a photo, which then takes the uploads' path ---
     if st.toggle("Take a photo with the camera", key="camera_on",
@@ -575,8 +575,9 @@ def tl_mp_grid() -> None:
     st.caption(f"{gallery.summarize(split.labels, p_cat).text}. Mistakes are framed in red; a tile's number is "
                "its image's number in the picker. "
                f"{gallery.TL_KEY}, {gallery.MP_KEY}, refreshed as the model trains.")
-    show_explain_pick(training, split, p_cat)
-    items = gallery.grid_items(split.labels, p_cat, mistakes_only, classes=resources.classes)
+    grid = gallery.grid_items(split.labels, p_cat, classes=resources.classes)
+    show_explain_pick(training, split, grid)
+    items = gallery.mistakes(grid) if mistakes_only else grid
     if not items:
         st.success("No mistakes on these images.", icon=":material/check_circle:")
         return

@@ -4,9 +4,11 @@ import numpy as np
 
 
 class Optimizer:
-    """Updates `params` in place from their `.grad`; `label` is the name people know it by."""
+    """Updates `params` in place from their `.grad`; `label` is the name people know it by, `update_rule` what it
+    does to a parameter `{w}` with its gradient, in words and Python (the page's texts format it)."""
 
     label = ""
+    update_rule = ""
 
     def __init__(self, params, lr: float):
         self.params = list(params)
@@ -33,6 +35,7 @@ class SGD(Optimizer):
     """
 
     label = "SGD"
+    update_rule = "a small step against its gradient, `{w} -= lr * {w}.grad`"
     BLOCK = 1 << 15
 
     def step(self, measure: bool = False) -> list[float] | None:
@@ -56,6 +59,8 @@ class Adam(Optimizer):
     """
 
     label = "Adam"
+    update_rule = ("a step against its gradient, scaled by running averages of `{w}.grad` and of its square, so "
+                   "each weight gets a step size of its own")
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, lr)

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from model.cat import REFERENCE_EPOCHS, REFERENCE_LR, REFERENCE_OPTIMIZER, REFERENCE_SEED, cat_mlp
 from model.dataset import DatasetError, load_catvnoncat
 from model.optim import OPTIMIZERS
+from model.paths import WEIGHTS_FILE
 from model.trainer import Trainer
 from model.weights import save_weights
 
@@ -28,7 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--seed", type=int, default=REFERENCE_SEED)
     parser.add_argument("--data-dir", default=None, help="folder with the catvnoncat h5 files (default: data/)")
-    parser.add_argument("--out", default="weights/cat_mlp.npz")
+    parser.add_argument("--out", default=str(WEIGHTS_FILE), help="where to write the weights (default: weights/)")
     parser.add_argument("--print-every", type=int, default=100)
     args = parser.parse_args(argv)
 

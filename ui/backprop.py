@@ -18,6 +18,7 @@ import numpy as np
 
 from engine import Value
 from model.cat import IMAGE_SHAPE, INPUT_SIZE, REFERENCE_OPTIMIZER
+from model.optim import OPTIMIZERS
 from ui.gallery import png_bytes, upscale
 from ui.text import NO_GRADIENT_WHY
 
@@ -409,14 +410,11 @@ def _bce_rule(walk: Walk, node: Value) -> Rule:
                  "with confidence.",))
 
 
-UPDATES = {"sgd": "SGD's: `{name} -= lr * {name}.grad`",  # what each optimizer does with a parameter's gradient
-           "adam": "Adam's: a step against it, scaled by running averages of `{name}.grad` and of its square"}
-
-
 def _leaf_rule(walk: Walk, node: Value) -> Rule:
     name, root = walk.name(node), walk.name(walk.loss)
     if walk.leaf_word == "parameter":
-        end = f"the optimizer's update will use it ({UPDATES[walk.optimizer].format(name=name)})."
+        optimizer = OPTIMIZERS[walk.optimizer]
+        end = f"the optimizer's update will use it ({optimizer.label}: {optimizer.update_rule.format(w=name)})."
     else:
         end = f"it says how {root} moves when `{name}` does."
     return Rule(f"{name}  # a {walk.leaf_word}: no op made it",

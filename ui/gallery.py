@@ -49,18 +49,20 @@ class GridItem:
         return self.caption if self.correct else f":red[**✗ {self.caption}**]"
 
 
-def grid_items(labels, p_cat, mistakes_only: bool = False, classes=CLASSES) -> list[GridItem]:
-    """One captioned item per image (labels 0/1, P(cat) per image); mistakes only if asked."""
+def grid_items(labels, p_cat, classes=CLASSES) -> list[GridItem]:
+    """One captioned item per image (labels 0/1, P(cat) per image)."""
     labels = np.asarray(labels, dtype=float).reshape(-1)
     p_cat = np.asarray(p_cat, dtype=float).reshape(-1)
     if labels.shape != p_cat.shape:
         raise ValueError(f"grid_items: {labels.shape[0]} labels but {p_cat.shape[0]} predictions")
     predicted = is_cat(p_cat).astype(float)
-    items = [
-        GridItem(i, grid_caption(t, m, classes), bool(t == m), float(p))
-        for i, (t, m, p) in enumerate(zip(labels, predicted, p_cat))
-    ]
-    return [item for item in items if not item.correct] if mistakes_only else items
+    return [GridItem(i, grid_caption(t, m, classes), bool(t == m), float(p))
+            for i, (t, m, p) in enumerate(zip(labels, predicted, p_cat))]
+
+
+def mistakes(items: list[GridItem]) -> list[GridItem]:
+    """The items the model got wrong, in their order."""
+    return [item for item in items if not item.correct]
 
 
 @dataclass(frozen=True)

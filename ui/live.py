@@ -124,10 +124,7 @@ def metrics(current: Record, initial: Record | None, base_epochs: int = 0, targe
 class View:
     """Everything the live training section displays, computed in one go."""
 
-    can_train: bool
     playing: bool
-    epoch: int  # epochs trained in this run
-    target: int
     progress: float  # 0..1 toward the target
     status: str  # one line: what is happening
     epochs_per_second: float | None
@@ -136,8 +133,6 @@ class View:
     warning: str | None
     play_enabled: bool
     pause_enabled: bool
-
-
 
 
 def status_line(session) -> str:
@@ -166,10 +161,7 @@ def live_view(session, max_points: int = CHART_POINTS) -> View:
     epoch, target, can_train = session.epoch, session.target, session.can_train
     sizes = session.resources.data_sizes
     return View(
-        can_train=can_train,
         playing=session.playing,
-        epoch=epoch,
-        target=target,
         progress=min(1.0, epoch / target) if target > 0 else 1.0,
         status=status_line(session),
         epochs_per_second=session.meter.rate,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.cat import CLASSES, is_cat
-from model.images import FITS, ImageError, PreparedImage, prepare_image
+from model.images import FITS, FORMATS, MAX_BYTES, MAX_PIXELS, ImageError, PreparedImage, prepare_image
 from ui.gallery import MP_KEY, prediction_caption
 from ui.settings import FRESH
 from ui.text import and_list, escape_markdown
@@ -29,6 +29,9 @@ ACCEPTED_TYPES = ("jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff")
 # upload); such a file then gets its own error from model.images, like any other unreadable file.
 UPLOADER_TYPES = tuple(f".{ext}" for ext in ACCEPTED_TYPES) + (
     "image/jpeg", "image/png", "image/gif", "image/bmp", "image/webp", "image/tiff")
+# The upload widget's label: the formats and limits model.images enforces, so the two cannot disagree
+UPLOAD_LABEL = (f"Upload photos: {and_list([{'WEBP': 'WebP'}.get(f, f) for f in FORMATS], 'or')}, up to "
+                f"{MAX_BYTES // 2**20} MB and {MAX_PIXELS // 1_000_000} megapixels each")
 FIT_LABELS = {"crop": "Centre crop", "squash": "Squash"}
 CACHE_SIZE = 32  # prepared uploads kept per session (up to ~1 MB each)
 PREDICTION_KEY = f"{MP_KEY}; P(cat) is how likely it thinks a cat is."  # next to the photo cards' "MP: cat"

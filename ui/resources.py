@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from model.cat import CLASSES, fits_the_task
-from model.dataset import FILES, DatasetError, load_catvnoncat
+from model.dataset import FILES, DatasetError, load_catvnoncat, read_only
 from model.paths import DATA_DIR, WEIGHTS_FILE
 from model.weights import WeightsError, load_weights
 from ui.gallery import TileCache
@@ -32,10 +32,6 @@ class Split:
     images: np.ndarray
     tiles: TileCache
 
-    @property
-    def size(self) -> int:
-        return len(self.labels)
-
 
 @dataclass(eq=False)
 class Resources:
@@ -48,7 +44,6 @@ class Resources:
     data_error: str | None
     train_data: object | None = None  # x/y arrays in TRAIN_DTYPE, shared read-only by every Trainer
     weights_path: str = ""
-    data_dir: str = ""
     _splits: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -107,7 +102,7 @@ def load_resources(data_dir=None, weights_path=None) -> Resources:
     model, meta, weights_error = _load_model(weights_path)
     data, train_data, data_error = _load_data(data_dir)
     return Resources(model, meta, weights_error, data, data_error, train_data,
-                     weights_path=str(weights_path), data_dir=str(data_dir))
+                     weights_path=str(weights_path))
 
 
 def _load_model(path: Path) -> tuple[object | None, dict, str | None]:
@@ -134,11 +129,7 @@ def _load_data(data_dir: Path) -> tuple[object | None, object | None, str | None
     except Exception as e:
         log.exception("loading the data set from %s", data_dir)
         return None, None, f"the data set in {data_dir} cannot be used ({e})"
-    train_data = SimpleNamespace(**{name: _read_only(np.asarray(getattr(data, name), dtype=TRAIN_DTYPE))
+    # one copy serves every session: read-only, so nobody may write into it
+    train_data = SimpleNamespace(**{name: read_only(np.asarray(getattr(data, name), dtype=TRAIN_DTYPE))
                                     for name in ("x_train", "y_train", "x_test", "y_test")})
     return data, train_data, None
-
-
-def _read_only(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False  # one copy serves every session: nobody may write into it
-    return a

@@ -11,9 +11,8 @@ import weakref
 
 import numpy as np
 
-from engine import no_grad
-from model.cat import cat_mlp
-from model.optim import OPTIMIZERS
+from model.cat import cat_mlp, predict_proba
+from model.optim import OPTIMIZERS, format_lr
 from model.trainer import ChunkResult, PendingStep, Record, Trainer
 from model.weights import clone_model, weights_bytes
 from ui.live import CHART_REFRESH, View, live_view
@@ -32,7 +31,6 @@ from ui.settings import (
     STARTS,
     STEP_EPOCHS,
 )
-from ui.text import format_lr
 
 TICK_SECONDS = 0.2  # training time per tick while playing; the page redraws after each tick
 TICK_BUDGET = 1.0  # ticks run back to back within one fragment run for about this long
@@ -230,8 +228,8 @@ class TrainingSession:
 
     def p_cat(self, x) -> np.ndarray:
         """P(cat) for each row of x, shape (m,), with the session's current weights."""
-        with self.lock, no_grad():
-            return self.model(np.asarray(x)).data.reshape(-1).astype(np.float64)
+        with self.lock:  # a chunk may be updating the weights on another thread
+            return predict_proba(self.model, np.asarray(x)).reshape(-1).astype(np.float64)
 
 
 def download_bytes(training: TrainingSession) -> bytes:

@@ -9,7 +9,7 @@ import numpy as np
 from model.cat import cat_mlp
 from model.functional import bce_with_logits
 from model.nn import Sequential
-from model.optim import format_lr  # the page's text writes rates as the Trainer's messages do
+from model.optim import OPTIMIZERS, format_lr  # the page's text writes rates as the Trainer's messages do
 from model.weights import DEFAULT_DTYPE
 from ui.settings import DEFAULT_LRS, DEFAULT_SEED, EVAL_EVERY, LR_CHOICES, OPTIMIZER_LABELS, PRETRAINED
 
@@ -33,9 +33,9 @@ _AUTOLINK_START = re.compile(r"(https?(?=:)|www(?=\.)|@)", re.IGNORECASE)
 WORD_JOINER = "\u2060"
 
 
-def and_list(words: list) -> str:
-    """"a", "a and b", "a, b and c"."""
-    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+def and_list(words: list, conjunction: str = "and") -> str:
+    """"a", "a and b", "a, b and c" (or "a, b or c")."""
+    return f"{', '.join(words[:-1])} {conjunction} {words[-1]}" if len(words) > 1 else "".join(words)
 
 
 def escape_markdown(text: str) -> str:
@@ -147,10 +147,7 @@ def explain_markdown(summary: GraphSummary, optimizer: str, n_train: int, n_test
     linears, relus = summary.ops.get("linear", 0), summary.ops.get("relu", 0)
     counts = ", ".join(f"{n} parameters (the leaves)" if op == "parameter" else f"{n} `{op}`"
                        for op, n in summary.ops.items())
-    update = ("SGD moves each weight a small step against its gradient: `w -= lr * w.grad`."
-              if optimizer == "sgd" else
-              "Adam moves each weight against its gradient, scaled by running averages of the gradient "
-              "and of its square, so every weight gets a step size of its own.")
+    update = f"{OPTIMIZERS[optimizer].label} moves each weight {OPTIMIZERS[optimizer].update_rule.format(w='w')}."
     return f"""
 While **Play** runs, the page trains in chunks of about {tick_seconds:g} s and redraws between them.
 Each epoch inside a chunk is one step over all {n_train} training images:
@@ -167,7 +164,6 @@ Each epoch inside a chunk is one step over all {n_train} training images:
 Every {EVAL_EVERY} epochs the {n_test} test images go through the network too, without building a graph, to draw
 the test curve. Training and test loss drifting apart is the model memorizing its {n_train} images.
 """.strip()
-
 
 
 # Test accuracy after the course's recipe (2500 epochs of full-batch SGD at lr 0.0075) from seeds 1, 2 and 3, as

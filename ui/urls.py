@@ -14,9 +14,9 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from model.optim import OPTIMIZERS
+from model.optim import OPTIMIZERS, format_lr
 from ui.settings import DEFAULT_LRS, LR_CHOICES, MAX_EPOCHS, MAX_SEED, MIN_EPOCHS, MIN_SEED, STARTS
-from ui.text import and_list, escape_markdown, format_lr
+from ui.text import and_list, escape_markdown
 
 KEYS = ("lr", "epochs", "optimizer", "start", "seed")  # the parameters, named like the page's widget keys
 MAX_CHARS = 40  # a longer value is ignored unread: people type or paste these links

@@ -297,7 +297,8 @@ def test_the_rules_name_the_reductions_and_the_constant_input(resources):
     assert [line.split("`")[1] for line in rules["z1"].passed] == ["W1", "b1"]
 
 
-@pytest.mark.parametrize("optimizer, update", [("sgd", "`W1 -= lr * W1.grad`"), ("adam", "Adam's: a step against it")])
+@pytest.mark.parametrize("optimizer, update", [("sgd", "`W1 -= lr * W1.grad`"),
+                                               ("adam", "Adam: a step against its gradient")])
 def test_a_parameters_note_quotes_the_update_of_the_runs_own_optimizer(resources, optimizer, update):
     walk = bp.network_example(session.TrainingSession(resources, optimizer=optimizer)).walk
     walk.finish()

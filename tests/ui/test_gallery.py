@@ -27,8 +27,7 @@ def test_grid_items_flag_mistakes_and_filter():
     assert [i.correct for i in items] == [True, True, False, False]
     assert items[0].markdown == "TL: cat | MP: cat"
     assert items[2].markdown == ":red[**✗ TL: cat | MP: non-cat**]"
-    mistakes = g.grid_items(labels, p_cat, mistakes_only=True)
-    assert [i.index for i in mistakes] == [2, 3]
+    assert [i.index for i in g.mistakes(items)] == [2, 3]
     with pytest.raises(ValueError):
         g.grid_items([1, 0], [0.5])
 
