@@ -853,24 +853,25 @@ class Stepper:
                            f"{overshoot}. Below is the next step's forward pass.")
 
     def _usable(self, training) -> bool:
+        """Whether a press can act on this session's walk; the last press's notice goes either way."""
         self.notice = None
-        if self.open(training) is None or self.blocked(training):
-            return False
-        return True
+        return self.open(training) is not None and not self.blocked(training)
 
     # ---------------------------------------------------------------- reading
     def view(self, training, direction: str = "LR") -> SectionView:
         """What to draw; `direction` "LR" (left to right) or "TB" (top to bottom)."""
         opened, message = self.open(training), self.blocked(training)
         if opened is None:
-            return SectionView(None, message, self.notice, False, False, "", 0.0, None, "content", "", None)
+            return SectionView(example=None, message=message, notice=self.notice, can_step=False, can_update=False,
+                               status="", progress=0.0, dot=None, graph_width="content", order="", detail=None)
         walk = opened.walk
         ready = message is None
-        return SectionView(opened, message, self.notice, ready and not walk.finished,
-                           ready and opened.pending is not None, walk.status, walk.done / walk.total,
-                           graph_dot(walk, direction), graph_width(walk, direction),
-                           order_markdown(walk), self.current_detail(), done_note(opened),
-                           LEAVES_NOTE if leaves_last(walk) else None)
+        return SectionView(example=opened, message=message, notice=self.notice,
+                           can_step=ready and not walk.finished, can_update=ready and opened.pending is not None,
+                           status=walk.status, progress=walk.done / walk.total,
+                           dot=graph_dot(walk, direction), graph_width=graph_width(walk, direction),
+                           order=order_markdown(walk), detail=self.current_detail(), done=done_note(opened),
+                           order_note=LEAVES_NOTE if leaves_last(walk) else None)
 
     def current_detail(self) -> Detail | None:
         """`detail()` of the current walk, computed once per step (its pictures are the costly part)."""
