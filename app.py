@@ -351,13 +351,11 @@ def draw_inside(training: session.TrainingSession) -> None:
 st.html("<style>[class*=st-key-where_it_looks] [data-testid=stImageCaption] { white-space: nowrap; }</style>")
 
 
-def show_where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> None:
-    picture = pictures().heatmap(training, key, image, x)
-    # A column wide enough for the caption, the picture the size of the input beside it; a key of its own per picture
+def show_where_it_looks(picture: insight.Heatmap, key: tuple) -> None:
+    # A column wide enough for the caption, the picture the size of the input beside it; a key of its own per picture.
+    # (A flat picture's note goes in the card's text column: in this one it was a strip of eleven lines.)
     with st.container(width=TILE_WIDTH, horizontal_alignment="center", key=f"where_it_looks_{abs(hash(key))}"):
         st.image(picture.png, width=gallery.UPSCALED_WIDTH, caption="where the model looks")
-        if picture.flat:
-            st.caption(insight.FLAT_HEATMAP_NOTE)
 
 
 def show_explain_pick(training: session.TrainingSession, split, grid: list) -> None:
@@ -374,11 +372,15 @@ def show_explain_pick(training: session.TrainingSession, split, grid: list) -> N
             pick = st.selectbox("Where does the model look? Pick an image (its mistakes come first)",
                                 options=mistakes_first, format_func=label, key="explain_pick",
                                 on_change=insight.remember_pick, args=(st.session_state,))
+            key = (split.name, pick)
+            picture = pictures().heatmap(training, key, split.images[pick], split.x[pick:pick + 1])
             st.caption(insight.HEATMAP_NOTE)
+            if picture.flat:
+                st.caption(insight.FLAT_HEATMAP_NOTE)
         with st.container(horizontal=True, gap="small", width="content"):  # side by side even on a phone
             st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,
                      caption=f"{split.name} image {pick + 1}")
-            show_where_it_looks(training, (split.name, pick), split.images[pick], split.x[pick:pick + 1])
+            show_where_it_looks(picture, key)
 
 
 # --- see backprop --------------------------------------------------------------------------------
@@ -528,14 +530,17 @@ def show_photo(training: session.TrainingSession, item, prediction) -> int | Non
                 "True label", options=[1, 0], format_func=lambda c: resources.classes[c],
                 key=f"truth_{item.file_id}", help="What the photo really shows. Labelled photos get a TL/MP grid "
                 "below.")
+            key = ("upload", item.file_id, st.session_state.fit)
+            picture = pictures().heatmap(training, key, item.prepared.preview, item.prepared.x)
+            if picture.flat:
+                st.caption(insight.FLAT_HEATMAP_NOTE)
         with st.container(width=PHOTO_WIDTH, horizontal_alignment="center"):
             st.image(item.prepared.display, caption="your photo",
                      width=photos.display_width(item.prepared.display.size, PHOTO_WIDTH))
         with st.container(horizontal=True, gap="small", width="content"):  # side by side even on a phone
             st.image(gallery.upscale(item.prepared.preview), width=gallery.UPSCALED_WIDTH,
                      caption="what the model sees")
-            show_where_it_looks(training, ("upload", item.file_id, st.session_state.fit), item.prepared.preview,
-                                item.prepared.x)
+            show_where_it_looks(picture, key)
     return truth
 
 

@@ -19,7 +19,7 @@ from model.explain import saliency
 from model.nn import Linear
 from ui.gallery import TILE_SCALE, png_bytes, upscale
 from ui.live import thin
-from ui.settings import FRESH
+from ui.settings import EVAL_EVERY, FRESH
 from ui.text import NO_GRADIENT_WHY
 
 REFRESH = 2.0  # seconds: while playing, the tiles, heatmaps and health chart are remade at most this often
@@ -434,9 +434,9 @@ HEATMAP_NOTE = (f"**Where the model looks**: how much brightening each {_PATCH} 
                 "the picture rather than just at the cat.")
 
 
-HEALTH_EMPTY = ("**Layer health** appears once this run has trained: every few epochs, training records, from "
-                "the step it takes anyway, each layer's gradient norm, how far the update moved its weights, and "
-                "how many of its units are dead.")
+HEALTH_EMPTY = (f"**Layer health** appears once this run has trained. Every {EVAL_EVERY} epochs the training step "
+                "also records, for each layer, its gradient norm, how far the update moved its weights and how many "
+                "of its units are dead.")
 
 
 def axis_number(x: float) -> str:
@@ -452,7 +452,16 @@ def health_note(eval_every: int, history: list = ()) -> str:
             "every training image, so no gradient reaches its weights: it learns nothing until the layers before it "
             "change its inputs enough to wake it (in layer 1, whose inputs are the pixels, it stays dead). Dashed and "
             "faded: steps that a breakdown undid (the weights before them were kept)."
-            + dead_units_now(history))
+            + dead_units_now(history) + next_record(eval_every, history))
+
+
+def next_record(eval_every: int, history: list) -> str:
+    """While a run has recorded one step only, when the next comes: one dot per line looks like a broken chart."""
+    recorded = [r.epoch for r in history if r.health is not None and r.health.grad_norm]
+    if len(recorded) != 1:
+        return ""
+    return (f" Only epoch {recorded[0]:,}'s step is recorded so far; the next record comes with epoch "
+            f"{recorded[0] + eval_every:,}'s.")
 
 
 def dead_units_now(history: list) -> str:

@@ -171,5 +171,5 @@ the test curve. Training and test loss drifting apart is the model memorizing it
 # 39 on an Intel Xeon, with the same NumPy and OpenBLAS and on one BLAS thread or two alike. A 2500-step run carries
 # float32's last-bit differences into the result; in float64 seed 1 gives 40 on both (seed 2: 34 and 36, seed 3: 39).
 SEED_CAPTION = ("A new seed draws new random starting weights and starts a fresh run. After the course's 2500 "
-                "epochs, seeds 1 to 3 end between 74% and 80% test accuracy, and which gets what can change with "
-                "the last bits of rounding, even with the CPU: the course's 80% is partly a lucky draw.")
+                "epochs, seeds 1 to 3 end between 74% and 80% test accuracy (the exact number can even differ "
+                "from one computer to another, by rounding): the course's 80% is partly a lucky draw.")

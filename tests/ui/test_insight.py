@@ -193,6 +193,12 @@ def test_the_note_gives_the_last_dead_shares_in_words_since_equal_lines_hide_eac
     assert insight.health_note(10).endswith("(the weights before them were kept).")
 
 
+def test_after_one_recorded_step_the_note_says_when_the_next_comes():
+    assert insight.health_note(10, [record(0)]).endswith(
+        " Only epoch 0's step is recorded so far; the next record comes with epoch 10's.")
+    assert "next record" not in insight.health_note(10, [record(0), record(10)])
+
+
 def test_what_a_roll_back_undid_continues_dashed_from_the_last_kept_step():
     broken = Record(12, 0.6, np.nan, 0.5, np.nan, LayerHealth((), (), (0.5, 1.0, 1.0)))
     rows = insight.health_rows([record(0), record(10)], [record(11), broken])
