@@ -151,10 +151,15 @@ def evaluate(logits: Sequential, x, y) -> tuple[float, float]:
         return bce_with_logits(z, y).item(), accuracy(z.data, y)
 
 
-def diverged_message(lr: float, stop: Divergence, kept_epoch: int, kept_loss: float) -> str:
-    """What a person reads after a roll-back to the weights of `kept_epoch`."""
-    return (f"Training diverged at learning rate {format_lr(lr)}: {stop.value}. The weights of epoch {kept_epoch}, "
-            f"with the lowest loss so far ({kept_loss:.4f}), were kept; try a smaller learning rate.")
+def diverged_message(lr: float, stop: Divergence, kept_epoch: int, kept_loss: float,
+                     broken: Record | None = None) -> str:
+    """What a person reads after a roll-back to the weights of `kept_epoch`; `broken`, the weights found broken,
+    says how far the loss went."""
+    seen = ""
+    if stop is Divergence.BLEW_UP and broken is not None:
+        seen = f" (to {broken.train_loss:,.4g} at epoch {broken.epoch:,})"
+    return (f"Training diverged at learning rate {format_lr(lr)}: {stop.value}{seen}. The weights of epoch "
+            f"{kept_epoch}, with the lowest loss so far ({kept_loss:.4f}), were kept; try a smaller learning rate.")
 
 
 class Checkpoint:
@@ -300,7 +305,8 @@ class Trainer:
         self.rolled_back[:0] = [r for r in self.history if r.epoch > self.epoch]
         self.history[:] = [r for r in self.history if r.epoch <= self.epoch]
         self.optimizer.reset()  # its moments came from the steps that went wrong
-        return diverged_message(self.lr, stop, self.epoch, self.best.loss)
+        broken = self.rolled_back[-1] if self.rolled_back else None  # the weights found broken come last
+        return diverged_message(self.lr, stop, self.epoch, self.best.loss, broken)
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, x, y) -> tuple[float, float]:

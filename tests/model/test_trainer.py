@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from model.cat import cat_mlp, predict
-from model.trainer import Trainer
+from model.trainer import Divergence, Trainer
 
 
 def cost_at(trainer, epoch):
@@ -264,3 +264,14 @@ def test_a_breakdown_names_the_rate_as_the_slider_writes_it(lr, written):
 
     message = diverged_message(lr, Divergence.DIED, kept_epoch=0, kept_loss=0.77)
     assert message.startswith(f"Training diverged at learning rate {written}: ") and "e-0" not in message
+
+
+def test_a_blow_up_says_how_far_the_loss_went(dataset, weights_path):
+    from model.weights import load_weights
+
+    trainer = Trainer(load_weights(weights_path)[0], dataset, lr=1.0, dtype=np.float32)  # the page's "lr 1, Play"
+    result = trainer.run(epochs=5)
+    broken = trainer.rolled_back[-1]
+    assert result.stop is Divergence.BLEW_UP and broken.train_loss > 10 * trainer.best.loss
+    assert f"over the lowest so far (to {broken.train_loss:,.4g} at epoch {broken.epoch:,}). The weights of epoch 0" \
+        in result.message
