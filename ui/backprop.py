@@ -847,7 +847,11 @@ class Stepper:
             self.notice = ("warning", training.warning)
         else:
             after = training.current.train_loss
-            overshoot = " (one step can overshoot a little; over many, the loss falls)" if after > before else ""
+            # up, not down: the pretrained weights sit at the bottom of a narrow valley, and at the course's rate
+            # full-batch steps hop across it (the hand-written reference's own steps go 0.08841, 0.08894, 0.09096)
+            overshoot = (" — up, not down: the step overshot the bottom of the valley the weights sit in, as steps "
+                         "this size do near a minimum; from a fresh start the same steps bring the loss down"
+                         if after > before else "")
             self.notice = ("success", f"**Epoch {training.epoch:,}.** The optimizer moved every weight a step "
                            f"against its gradient: the training loss went from {before:.6f} to {after:.6f}"
                            f"{overshoot}. Below is the next step's forward pass.")

@@ -453,3 +453,12 @@ def test_a_mean_is_one_step_whose_rule_divides_by_the_count():
     assert rule.forward.startswith("loss = ") and rule.forward.endswith(".mean()")
     assert rule.backward[0].split("  #")[0].endswith(".grad += loss.grad / n")
     assert "divided by n" in rule.notes[0]
+
+
+def test_an_update_that_raises_the_loss_says_why(resources):
+    """At the pretrained weights one step at the course's rate hops across the valley: the loss goes up."""
+    run = session.TrainingSession(resources)
+    stepper = bp.Stepper(bp.NETWORK)
+    stepper.update(run)
+    kind, notice = stepper.notice
+    assert kind == "success" and "up, not down: the step overshot the bottom of the valley" in notice
