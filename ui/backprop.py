@@ -244,7 +244,9 @@ def order_markdown(walk: Walk) -> str:
         text = f"`{walk.name(node)}`"
         state = walk.state(node)
         if state == "current":  # the node the "What happens" panel explains; ticked too once the walk is over
-            rows.append(f"{i}. ✓ **{text}** ← last" if walk.finished else f"{i}. **▶ {text}** ← now")
+            # no-break spaces: in the narrow column "← now" wrapped away from its node, "now" alone on a line
+            marker = "\u00a0←\u00a0last" if walk.finished else "\u00a0←\u00a0now"
+            rows.append(f"{i}. ✓ **{text}**{marker}" if walk.finished else f"{i}. **▶ {text}**{marker}")
         else:
             rows.append(f"{i}. ✓ {text}" if walk.ticked(node) else f"{i}. {text}")
     return "\n".join(rows)

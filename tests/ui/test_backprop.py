@@ -86,11 +86,12 @@ def test_the_order_list_marks_visited_nodes_and_the_current_one_and_ticks_all_on
     assert bp.order_markdown(walk).splitlines()[:2] == [f"1. {first}", f"2. {second}"]
     walk.step()
     walk.step()
-    assert bp.order_markdown(walk).splitlines()[:3] == [f"1. ✓ {first}", f"2. **▶ {second}** ← now",
+    assert bp.order_markdown(walk).splitlines()[:3] == [f"1. ✓ {first}", f"2. **▶ {second}**\u00a0←\u00a0now",
                                                          f"3. `{walk.name(walk.order[2])}`"]
     walk.finish()
     rows = bp.order_markdown(walk).splitlines()
-    assert rows[-1] == f"{walk.total}. ✓ **`{walk.name(walk.order[-1])}`** ← last"  # still the one explained below
+    last = walk.name(walk.order[-1])
+    assert rows[-1] == f"{walk.total}. ✓ **`{last}`**\u00a0←\u00a0last"  # still the one explained below
     assert all("✓" in row for row in rows) and not any("▶" in row for row in rows)
 
 
