@@ -346,9 +346,10 @@ def draw_inside(training: session.TrainingSession) -> None:
         show_first_layer(training)
 
 
-# A heatmap's caption on one line in its column (below), found by the column's key: once per page run, for every
-# heatmap the fragments below draw.
-st.html("<style>[class*=st-key-where_it_looks] [data-testid=stImageCaption] { white-space: nowrap; }</style>")
+# A heatmap's caption, and an upload's "your photo", on one line in its column (below), found by the column's key:
+# once per page run, for every picture the fragments below draw.
+st.html("<style>:is([class*=st-key-where_it_looks], [class*=st-key-your_photo]) [data-testid=stImageCaption]"
+        " { white-space: nowrap; }</style>")
 
 
 def show_where_it_looks(picture: insight.Heatmap, key: tuple) -> None:
@@ -534,7 +535,8 @@ def show_photo(training: session.TrainingSession, item, prediction) -> int | Non
             picture = pictures().heatmap(training, key, item.prepared.preview, item.prepared.x)
             if picture.flat:
                 st.caption(insight.FLAT_HEATMAP_NOTE)
-        with st.container(width=PHOTO_WIDTH, horizontal_alignment="center"):
+        # keyed for the caption's one-line style above: under a tall photo, drawn narrow, it broke as "your / photo"
+        with st.container(width=PHOTO_WIDTH, horizontal_alignment="center", key=f"your_photo_{item.file_id}"):
             st.image(item.prepared.display, caption="your photo",
                      width=photos.display_width(item.prepared.display.size, PHOTO_WIDTH))
         with st.container(horizontal=True, gap="small", width="content"):  # side by side even on a phone
