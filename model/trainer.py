@@ -305,8 +305,7 @@ class Trainer:
         self.rolled_back[:0] = [r for r in self.history if r.epoch > self.epoch]
         self.history[:] = [r for r in self.history if r.epoch <= self.epoch]
         self.optimizer.reset()  # its moments came from the steps that went wrong
-        broken = self.rolled_back[-1] if self.rolled_back else None  # the weights found broken come last
-        return diverged_message(self.lr, stop, self.epoch, self.best.loss, broken)
+        return diverged_message(self.lr, stop, self.epoch, self.best.loss, self.rolled_back[-1])  # the broken ones
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, x, y) -> tuple[float, float]:
