@@ -439,7 +439,8 @@ with st.container(horizontal=True, vertical_alignment="center"):
     st.button("Update the weights", key="bp_update", icon=":material/model_training:", on_click=bp_press,
               args=("update",), disabled=not bp_view.can_update,
               help="Finish backward, then let the optimizer step with these gradients: one real epoch of your "
-                   "run (the metrics and the loss chart above show it).")
+                   "run (the metrics and the loss chart above show it). Only the network's training step has "
+                   "weights to update; the small examples stop at their gradients.")
     st.button("Restart", key="bp_restart", icon=":material/restart_alt:", on_click=bp_press, args=("restart",),
               help="Build the forward pass again (for the network: from its current weights).")
     st.toggle("Top to bottom", key="bp_vertical", help="Draw the graph top to bottom: easier to read on a "

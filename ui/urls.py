@@ -36,13 +36,15 @@ class FromAddress:
     settings: dict = field(default_factory=dict)  # widget key -> value, ready for the page's session state
     notices: list = field(default_factory=list)  # Markdown sentences; strangers' text in them is escaped
     headline: str = ""  # what the notices are about, in one line: all a stack of them needs before the details
+    details: list = field(default_factory=list)  # each notice without the headline's words ("**lr=5**: ...")
 
     def message(self) -> str:
         """The notices as one Markdown text ("" if none): one toast, where one per notice would stack over
-        the page's metrics. Several lead with the headline, which a toast's first lines have room for."""
+        the page's metrics. Several lead with the headline, which a toast's first lines have room for, and
+        list what it leaves to say (a toast cuts each line short: "Ignored ... in the link" again left no room)."""
         if len(self.notices) <= 1:
             return "".join(self.notices)
-        return self.headline + "\n" + "".join(f"\n- {notice}" for notice in self.notices)
+        return self.headline + "\n" + "".join(f"\n- {detail}" for detail in self.details)
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -136,14 +138,12 @@ def read_settings(params: Mapping[str, Sequence[str] | str], defaults: Mapping |
     if "optimizer" in settings and "lr" not in settings:  # ?optimizer=adam alone: at Adam's rate, not SGD's
         settings["lr"] = DEFAULT_LRS[settings["optimizer"]]
     used = {**(defaults or {}), **settings}  # what the page will use for each setting
-    notices = []
+    notices, details = [], []
     for key, values, why, ignored in problems:
-        if not ignored:
-            notices.append(f"{_shown(key, values)} in the link: {why}.")
-            continue
-        instead = f"; the page uses {key}={link_text(key, used[key])}" if key in used else ""
-        notices.append(f"Ignored {_shown(key, values)} in the link: {why}{instead}.")
-    return FromAddress(settings, notices, _headline(problems))
+        instead = f"; the page uses {key}={link_text(key, used[key])}" if ignored and key in used else ""
+        details.append(f"{_shown(key, values)}: {why}{instead}.")
+        notices.append(f"{'Ignored ' if ignored else ''}{_shown(key, values)} in the link: {why}{instead}.")
+    return FromAddress(settings, notices, _headline(problems), details)
 
 
 def _headline(problems) -> str:

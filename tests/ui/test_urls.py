@@ -237,7 +237,9 @@ def test_several_notices_make_one_message_that_names_every_parameter_first():
     assert got.message().splitlines() == [
         "Ignored **lr** and **optimizer** in the link, and adjusted **epochs**:",  # what a toast's first lines show
         "",
-        *(f"- {notice}" for notice in got.notices),
+        "- **lr=5**: outside 0.00001 to 1; the page uses lr=0.0075.",  # the headline's words not again
+        "- **epochs=300\\.4**: not a whole number, so 300.",
+        "- **optimizer=rmsprop**: not one of sgd, adam; the page uses optimizer=sgd.",
     ]
     adjusted = read_settings({"epochs": ["300.4"], "lr": ["0.004"]}, DEFAULTS)
     assert adjusted.message().startswith("Adjusted **lr** and **epochs** from the link:\n\n- ")
