@@ -1,6 +1,7 @@
 """What the live-training section shows: the status line, the metrics and the loss chart's Vega-Lite spec."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,35 +25,49 @@ def thin(records: list, max_points: int = CHART_POINTS) -> list:
     return [records[i] for i in keep]
 
 
-def chart_data(records: list, max_points: int = CHART_POINTS) -> dict[str, list]:
-    """Columns for a line chart of train and test loss against the epoch."""
+def chart_data(records: list, max_points: int = CHART_POINTS, rolled_back: list = ()) -> dict[str, list]:
+    """Columns for a line chart of train and test loss against the epoch; with `rolled_back` (what a breakdown
+    undid, ending with the broken weights), their training losses, continuing from the last kept record."""
     rows = thin(records, max_points)
+    undone = [records[-1], *rolled_back] if rolled_back and records else []
     return {
         "epoch": [r.epoch for r in rows],
         "train loss": [r.train_loss for r in rows],
         "test loss": [r.test_loss for r in rows],
+        "undone epoch": [r.epoch for r in undone],
+        "undone loss": [r.train_loss for r in undone],
     }
 
 
 TRAIN_COLOR, TEST_COLOR = "#D9652B", "#3B6EA8"
 CHART_HEIGHT = 300  # px, the loss chart's whole height: Streamlit fits the axes and the legend inside it
+UNDONE_HEADROOM = 2  # with a breakdown drawn, the y axis ends at this many times the highest kept loss
+
+
+KEPT = {"filter": "datum.set != 'undone'"}  # the curves of the weights the run kept
 
 
 def loss_chart(chart: dict[str, list], target: int, height: int = CHART_HEIGHT) -> tuple[dict, dict]:
     """(data, Vega-Lite spec) for the loss chart: train and test curves, a dot on the latest value of
     each, and an x axis fixed from 0 to the target so the chart does not rescale while it grows."""
-    epochs = chart.get("epoch", [])
+    epochs, undone_epochs = chart.get("epoch", []), chart.get("undone epoch", [])
+    kept = list(chart.get("train loss", [])) + list(chart.get("test loss", []))
+    y_scale = {"zero": True}
+    undone = []
+    if undone_epochs:  # a breakdown shoots off the top: the axis stays on the kept curves, the dashes leave it
+        top = UNDONE_HEADROOM * max([loss for loss in kept if math.isfinite(loss)], default=1.0)
+        y_scale = {"domain": [0, top], "nice": False}
+        undone = [loss if math.isfinite(loss) and loss <= top else 2 * top for loss in chart["undone loss"]]
     data = {
-        "epoch": list(epochs) * 2,
-        "loss": list(chart.get("train loss", [])) + list(chart.get("test loss", [])),
-        "set": ["train"] * len(epochs) + ["test"] * len(epochs),
+        "epoch": list(epochs) * 2 + list(undone_epochs),
+        "loss": kept + undone,
+        "set": ["train"] * len(epochs) + ["test"] * len(epochs) + ["undone"] * len(undone_epochs),
     }
-    x_max = max([target, *epochs]) if epochs else target
+    x_max = max([target, *epochs, *undone_epochs]) if epochs else target
     encoding = {
         "x": {"field": "epoch", "type": "quantitative", "title": "epoch (this run)",
               "scale": {"domain": [0, max(1, x_max)], "nice": False}, "axis": {"format": ",d"}},
-        "y": {"field": "loss", "type": "quantitative", "title": "loss",
-              "scale": {"zero": True}},
+        "y": {"field": "loss", "type": "quantitative", "title": "loss", "scale": y_scale},
         "color": {"field": "set", "type": "nominal", "title": None,
                   "scale": {"domain": ["train", "test"], "range": [TRAIN_COLOR, TEST_COLOR]},
                   "legend": {"orient": "top", "direction": "horizontal",
@@ -64,10 +79,14 @@ def loss_chart(chart: dict[str, list], target: int, height: int = CHART_HEIGHT) 
         "padding": {"right": 14},  # room for the last epoch label: the plot otherwise ends at the page's edge
         "encoding": encoding,
         "layer": [
-            {"mark": {"type": "line", "strokeWidth": 2.5, "interpolate": "monotone"}},
-            {"transform": [{"joinaggregate": [{"op": "max", "field": "epoch", "as": "last"}]},
+            {"transform": [KEPT], "mark": {"type": "line", "strokeWidth": 2.5, "interpolate": "monotone"}},
+            {"transform": [KEPT, {"joinaggregate": [{"op": "max", "field": "epoch", "as": "last"}]},
                            {"filter": "datum.epoch == datum.last"}],
              "mark": {"type": "point", "filled": True, "size": 70, "opacity": 1}},
+            # what a breakdown undid: the training loss dashed and faded, as the layer-health chart draws it
+            {"transform": [{"filter": "datum.set == 'undone'"}],
+             "mark": {"type": "line", "strokeWidth": 2, "strokeDash": [6, 4], "opacity": 0.6, "clip": True},
+             "encoding": {"color": {"value": TRAIN_COLOR}}},
         ],
     }
     return data, spec
@@ -166,7 +185,7 @@ def live_view(session, max_points: int = CHART_POINTS) -> View:
         status=status_line(session),
         epochs_per_second=session.meter.rate,
         metrics=metrics(session.current, session.initial, session.base_epochs, target, *sizes) if can_train else [],
-        chart=chart_data(session.history, max_points) if can_train else {},
+        chart=chart_data(session.history, max_points, session.trainer.rolled_back) if can_train else {},
         warning=session.warning,
         play_enabled=can_train and not session.playing and not session.finished,
         pause_enabled=session.playing,

@@ -13,7 +13,7 @@ import numpy as np
 
 from model.cat import cat_mlp, predict_proba
 from model.optim import OPTIMIZERS, format_lr
-from model.trainer import ChunkResult, PendingStep, Record, Trainer
+from model.trainer import ChunkResult, Divergence, PendingStep, Record, Trainer
 from model.weights import clone_model, weights_bytes
 from ui.live import CHART_REFRESH, View, live_view
 from ui.photos import UploadCache
@@ -39,8 +39,16 @@ TURN_WAIT = 0.25  # s a tick waits for its turn before it gives the page back to
 SPEED_WINDOW = 3.0  # seconds of ticks that epochs/s averages over
 _WEIGHTS_VERSIONS = itertools.count(1)  # shared by all sessions, so a version never names two different models
 _SESSION_KEYS = itertools.count(1)  # each session's name in the scheduler's queue
+UNDONE_NOTE = " The chart draws the training loss of the undone steps dashed."
 ADAM_HINT = (f" Adam moves every weight by about the learning rate at each step, so it needs a far smaller rate "
              f"than SGD here: {format_lr(DEFAULT_LRS['adam'])} trains from either start.")
+
+
+def breakdown_warning(result: ChunkResult, optimizer: str, lr: float) -> str:
+    """The Trainer's message about a breakdown, with where the chart shows it and, for Adam, a rate that works."""
+    shot_up = result.stop in (Divergence.BLEW_UP, Divergence.NON_FINITE)  # a died run's loss need not have risen
+    too_fast_for_adam = optimizer == "adam" and lr > DEFAULT_LRS["adam"]
+    return result.message + (UNDONE_NOTE if shot_up else "") + (ADAM_HINT if too_fast_for_adam else "")
 
 
 class SpeedMeter:
@@ -187,8 +195,7 @@ class TrainingSession:
             self.current = result.current
             self.weights_version = next(_WEIGHTS_VERSIONS)
             if result.diverged:
-                too_fast_for_adam = self.optimizer == "adam" and self.lr > DEFAULT_LRS["adam"]
-                self.warning = result.message + (ADAM_HINT if too_fast_for_adam else "")
+                self.warning = breakdown_warning(result, self.optimizer, self.lr)
             self.meter.add(self.clock(), self.epoch, max(result.epochs, 0), result.seconds)
 
     # ---------------------------------------------------------------- the backprop stepper (ui/backprop.py)

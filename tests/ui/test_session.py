@@ -73,12 +73,27 @@ def test_thin_spreads_points_evenly():
 def test_chart_data_and_spec():
     data = live.chart_data(records(5))
     assert data == {"epoch": [0, 10, 20, 30, 40], "train loss": [1, 0.5, 1 / 3, 0.25, 0.2],
-                    "test loss": [2, 1, 2 / 3, 0.5, 0.4]}
+                    "test loss": [2, 1, 2 / 3, 0.5, 0.4], "undone epoch": [], "undone loss": []}
     long, spec = live.loss_chart(data, target=2500)
     assert long["set"] == ["train"] * 5 + ["test"] * 5 and len(long["loss"]) == 10
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 2500]
     _, spec = live.loss_chart(live.chart_data(records(400)), target=100)
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 3990]  # trained past the target with Step
+
+
+def test_a_breakdown_is_drawn_dashed_from_the_kept_weights_up_off_the_chart():
+    """At a large rate the chunk is rolled back at once: the chart shows the loss it reached, leaving the top."""
+    kept = records(2)  # epochs 0 and 10, train losses 1 and 0.5, test 2 and 1
+    broken = [Record(11, 57.0, np.nan, 0.5, np.nan), Record(12, np.inf, np.nan, 0.5, np.nan)]
+    data = live.chart_data(kept, rolled_back=broken)
+    assert data["undone epoch"] == [10, 11, 12] and data["undone loss"][:2] == [0.5, 57.0]
+    long, spec = live.loss_chart(data, target=100)
+    assert spec["encoding"]["y"]["scale"]["domain"] == [0, 2 * 2]  # twice the highest kept loss
+    assert long["set"][-3:] == ["undone"] * 3 and long["loss"][-3:] == [0.5, 8, 8]  # off the top, and finite
+    dashed = [layer for layer in spec["layer"] if "strokeDash" in layer["mark"]]
+    assert len(dashed) == 1 and dashed[0]["mark"]["clip"]
+    _, plain = live.loss_chart(live.chart_data(kept), target=100)
+    assert plain["encoding"]["y"]["scale"] == {"zero": True}
 
 
 def test_metrics_format_and_deltas():
@@ -607,3 +622,16 @@ def test_a_session_dropped_with_its_tab_leaves_the_queue(resources):
     del gone
     gc.collect()
     assert scheduler.playing == 0
+
+
+def test_a_blow_ups_warning_points_at_the_dashed_loss_and_a_died_runs_does_not():
+    from model.trainer import ChunkResult, Divergence
+
+    def warning(stop, optimizer="sgd", lr=1.0):
+        result = ChunkResult(0, 0.1, Record(0, 0.08, 0.7, 0.98, 0.8), stop, "Training diverged.")
+        return session.breakdown_warning(result, optimizer, lr)
+
+    assert warning(Divergence.BLEW_UP) == "Training diverged." + session.UNDONE_NOTE
+    assert warning(Divergence.NON_FINITE).endswith(session.UNDONE_NOTE)
+    assert warning(Divergence.DIED) == "Training diverged."  # its loss need not have risen: nothing dashed to see
+    assert warning(Divergence.DIED, "adam", 1e-3).endswith(session.ADAM_HINT)
