@@ -324,7 +324,8 @@ def health_lines(prefix: str, columns: list[str], title: str, log: bool, x_scale
         "mark": {"type": "line", "strokeWidth": 2, "point": {"size": 18, "filled": True}},
         "encoding": {
             "x": {"field": "epoch", "type": "quantitative", "title": None, "scale": x_scale,
-                  "axis": {"format": ",d", "tickMinStep": 1}},
+                  # about one label per 100 px: Vega's default put one every 50 epochs, packed edge to edge
+                  "axis": {"format": ",d", "tickMinStep": 1, "tickCount": {"expr": "ceil(width / 100)"}}},
             "y": {"field": "value", "type": "quantitative", "title": None, "scale": y_scale, "axis": y_axis},
             "color": {"field": "layer", "type": "nominal", "title": None,
                       "scale": {"domain": [f"layer {i}" for i in range(1, len(LAYER_COLORS) + 1)],
