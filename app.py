@@ -524,7 +524,9 @@ def show_photo(training: session.TrainingSession, item, prediction) -> int | Non
     """One photo: its name, the model's answer and a choice of true label, then the photo as given, as the model
     sees it and where it looks; returns its true label once the visitor has set one."""
     with st.container(border=True, horizontal=True, gap="medium"):
-        with st.container(width=VERDICT_WIDTH):  # first: on a phone the pictures wrap below it, not above
+        # first: on a phone the pictures wrap below it, not above; there it takes the card's width (at 240 px the
+        # P(cat) bar stopped two thirds of the way across)
+        with st.container(width="stretch" if on_a_phone else VERDICT_WIDTH):
             st.markdown(f"**{text.escape_markdown(item.name)}**")
             st.subheader(prediction.caption(resources.classes), anchor=False)
             st.progress(prediction.p_cat, text=prediction.probability_text)
