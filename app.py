@@ -352,9 +352,17 @@ st.html("<style>:is([class*=st-key-where_it_looks], [class*=st-key-your_photo]) 
         " { white-space: nowrap; }</style>")
 
 
+def where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> insight.Heatmap:
+    """The heatmap of one model input (made once per version of the weights), with its note if it is flat, drawn
+    here: in the card's text column (in the picture's own column it was a strip of eleven lines)."""
+    picture = pictures().heatmap(training, key, image, x)
+    if picture.flat:
+        st.caption(insight.FLAT_HEATMAP_NOTE)
+    return picture
+
+
 def show_where_it_looks(picture: insight.Heatmap, key: tuple) -> None:
-    # A column wide enough for the caption, the picture the size of the input beside it; a key of its own per picture.
-    # (A flat picture's note goes in the card's text column: in this one it was a strip of eleven lines.)
+    # A column wide enough for the caption, the picture the size of the input beside it; a key of its own per picture
     with st.container(width=TILE_WIDTH, horizontal_alignment="center", key=f"where_it_looks_{abs(hash(key))}"):
         st.image(picture.png, width=gallery.UPSCALED_WIDTH, caption="where the model looks")
 
@@ -373,11 +381,9 @@ def show_explain_pick(training: session.TrainingSession, split, grid: list) -> N
             pick = st.selectbox("Where does the model look? Pick an image (its mistakes come first)",
                                 options=mistakes_first, format_func=label, key="explain_pick",
                                 on_change=insight.remember_pick, args=(st.session_state,))
-            key = (split.name, pick)
-            picture = pictures().heatmap(training, key, split.images[pick], split.x[pick:pick + 1])
             st.caption(insight.HEATMAP_NOTE)
-            if picture.flat:
-                st.caption(insight.FLAT_HEATMAP_NOTE)
+            key = (split.name, pick)
+            picture = where_it_looks(training, key, split.images[pick], split.x[pick:pick + 1])
         with st.container(horizontal=True, gap="small", width="content"):  # side by side even on a phone
             st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,
                      caption=f"{split.name} image {pick + 1}")
@@ -535,9 +541,7 @@ def show_photo(training: session.TrainingSession, item, prediction) -> int | Non
                 key=f"truth_{item.file_id}", help="What the photo really shows. Labelled photos get a TL/MP grid "
                 "below.")
             key = ("upload", item.file_id, st.session_state.fit)
-            picture = pictures().heatmap(training, key, item.prepared.preview, item.prepared.x)
-            if picture.flat:
-                st.caption(insight.FLAT_HEATMAP_NOTE)
+            picture = where_it_looks(training, key, item.prepared.preview, item.prepared.x)
         # keyed for the caption's one-line style above: under a tall photo, drawn narrow, it broke as "your / photo"
         with st.container(width=PHOTO_WIDTH, horizontal_alignment="center", key=f"your_photo_{item.file_id}"):
             st.image(item.prepared.display, caption="your photo",

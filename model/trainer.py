@@ -305,7 +305,7 @@ class Trainer:
         self.rolled_back[:0] = [r for r in self.history if r.epoch > self.epoch]
         self.history[:] = [r for r in self.history if r.epoch <= self.epoch]
         self.optimizer.reset()  # its moments came from the steps that went wrong
-        return diverged_message(self.lr, stop, self.epoch, self.best.loss, self.rolled_back[-1])  # the broken ones
+        return diverged_message(self.lr, stop, self.epoch, self.best.loss, self.rolled_back[-1])  # ends with the broken
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, x, y) -> tuple[float, float]:

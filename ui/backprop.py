@@ -20,7 +20,7 @@ from engine import Value
 from model.cat import IMAGE_SHAPE, INPUT_SIZE, REFERENCE_OPTIMIZER
 from model.optim import OPTIMIZERS
 from ui.gallery import png_bytes, upscale
-from ui.text import NO_GRADIENT_WHY
+from ui.text import NBSP, NO_GRADIENT_WHY
 
 RANK_WIDTH, MAX_GRAPH_WIDTH = 150, 800  # px per column of the graph; wider than this, it fills the column
 MAX_NUMBERS = 6  # a node holding at most this many numbers shows them, not just its shape
@@ -245,8 +245,8 @@ def order_markdown(walk: Walk) -> str:
         state = walk.state(node)
         if state == "current":  # the node the "What happens" panel explains; ticked too once the walk is over
             # no-break spaces: in the narrow column "← now" wrapped away from its node, "now" alone on a line
-            marker = "\u00a0←\u00a0last" if walk.finished else "\u00a0←\u00a0now"
-            rows.append(f"{i}. ✓ **{text}**{marker}" if walk.finished else f"{i}. **▶ {text}**{marker}")
+            rows.append(f"{i}. ✓ **{text}**{NBSP}←{NBSP}last" if walk.finished
+                        else f"{i}. **▶ {text}**{NBSP}←{NBSP}now")
         else:
             rows.append(f"{i}. ✓ {text}" if walk.ticked(node) else f"{i}. {text}")
     return "\n".join(rows)

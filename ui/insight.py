@@ -456,9 +456,14 @@ def health_note(eval_every: int, history: list = ()) -> str:
             + dead_units_now(history) + next_record(eval_every, history))
 
 
+def stepped(record) -> bool:
+    """Whether a record holds a step's layer health (gradients, updates), not only a broken step's dead units."""
+    return record.health is not None and bool(record.health.grad_norm)
+
+
 def next_record(eval_every: int, history: list) -> str:
     """While a run has recorded one step only, when the next comes: one dot per line looks like a broken chart."""
-    recorded = [r.epoch for r in history if r.health is not None and r.health.grad_norm]
+    recorded = [r.epoch for r in history if stepped(r)]
     if len(recorded) != 1:
         return ""
     return (f" Only epoch {recorded[0]:,}'s step is recorded so far; the next record comes with epoch "
@@ -467,7 +472,7 @@ def next_record(eval_every: int, history: list) -> str:
 
 def dead_units_now(history: list) -> str:
     """The last recorded dead shares in words: lines at the same share hide each other in the chart."""
-    last = next((r for r in reversed(history) if r.health is not None and r.health.grad_norm), None)
+    last = next((r for r in reversed(history) if stepped(r)), None)
     if last is None:
         return ""
     shares = ", ".join(f"layer {i} {100 * share:.0f}%" for i, share in enumerate(last.health.dead_share, start=1))

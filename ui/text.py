@@ -31,6 +31,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&\"'@^%/,;?])")
 # an invisible word joiner after "https", "www" or "@" breaks the patterns (https?://, www., x@y.z) instead.
 _AUTOLINK_START = re.compile(r"(https?(?=:)|www(?=\.)|@)", re.IGNORECASE)
 WORD_JOINER = "\u2060"
+NBSP = "\u00a0"  # a space no line breaks at
 
 
 def and_list(words: list, conjunction: str = "and") -> str:
