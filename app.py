@@ -8,7 +8,6 @@ import functools
 from collections.abc import Callable
 
 import streamlit as st
-from streamlit.errors import StreamlitInvalidLayoutContextError
 
 from ui import backprop, data, gallery, insight, live, photos, session, settings, text, urls
 from ui import resources as shared
@@ -57,7 +56,7 @@ if "link_read" not in st.session_state:
 
 training = session.training_for(st.session_state, resources)
 playing = training.playing
-page_view = training.view()  # what the live section shows in this run (the training fragment redraws it)
+page_view = training.view()  # what the live section shows in this run (the live fragment redraws it)
 on_a_phone = settings.is_phone(st.context.headers.get("User-Agent"))  # a few sections order themselves for it
 if on_a_phone:  # a choice that wraps to a second row: chips with their own rounded borders, not a bar cut in two
     st.html("<style>[data-testid=stButtonGroup] [role=radiogroup] { column-gap: 4px; }"
@@ -208,105 +207,108 @@ with st.container(horizontal=True, gap="small", key="controls"):
     with st.popover("Share", icon=":material/share:", help="Copy a link to these settings"):
         share_link()
 
-# --- the live view: metrics, progress and the loss chart ---
-# `show_*` draws a part where the page is; each part has a slot (an `st.empty`) made and filled here, in the
-# page run, and `draw_*` fills its slot again from the training fragment at the end of the page while playing.
+# --- the live view and the training: metrics, progress and the loss chart, in a fragment that trains ---
+# While playing, the fragment's timer runs it again and again; each run draws the view, trains tick after tick for
+# about a second and redraws the view in place after each tick. Like every fragment here it draws only into its
+# own slots: when the training fragment sat at the end of the page and redrew slots made up here, Streamlit now
+# and then merged its messages with the page run's into a tree the browser could not build, and the page went
+# blank at Play (6 Plays of 81 with two other programs busy on the cores; 0 of 105 since, measured).
 
 
-def show_metrics(view: live.View) -> None:
-    with st.grid(len(view.metrics), min_column_width=METRIC_MIN_WIDTH):  # one row wide, two columns on a phone
-        for metric in view.metrics:
-            st.metric(metric.label, metric.value, metric.delta, delta_color=metric.delta_color,
-                      delta_arrow="off" if metric.delta_color == "off" else "auto", help=metric.help,
-                      border=True, height="stretch")
+def show_metrics(cards: list, view: live.View) -> None:
+    for card, metric in zip(cards, view.metrics):
+        card.metric(metric.label, metric.value, metric.delta, delta_color=metric.delta_color,
+                    delta_arrow="off" if metric.delta_color == "off" else "auto", help=metric.help,
+                    border=True, height="stretch")
 
 
-def show_status(view: live.View) -> None:
+def show_status(progress_bar, warning, view: live.View) -> None:
     """The progress bar with its status line, and any warning."""
     speed = f" · {view.epochs_per_second:,.0f} epochs/s" if view.playing and view.epochs_per_second else ""
-    st.progress(view.progress, text=f"{view.status}{speed}")
+    progress_bar.progress(view.progress, text=f"{view.status}{speed}")
     if view.warning:
-        st.warning(view.warning, icon=":material/warning:")
-
-
-def show_loss_chart(training: session.TrainingSession) -> None:
-    """The loss curves (redrawn less often than the metrics: drawing them costs the browser far more)."""
-    chart_data, chart_spec = live.loss_chart(training.view().chart, training.target)
-    st.vega_lite_chart(chart_data, chart_spec, width="stretch")
-
-
-def filled_slot(show: Callable, *args):
-    """A slot for `show(*args)`, filled the moment it is made: a slot made early and filled later showed as a gap
-    whenever the browser got it before its content, and the page below jumped by its height."""
-    slot = st.empty()
-    if training.can_train:  # else nothing to show: the data-set section above says how to get the data
-        with slot.container():
-            show(*args)
-    return slot
-
-
-def loss_chart_slot():
-    """The chart's slot, in a box that keeps the chart's height while Vega draws a new chart from nothing: at Pause
-    the page run's chart replaces the fragment's (a different kind of block to the browser, so nothing of the old
-    one is kept), and meanwhile the page below jumped up 466 px and back on a phone (measured)."""
-    if training.can_train:  # no chart without the data set, and no empty box either
-        st.html(f"<style>.st-key-loss_chart {{ min-height: {live.CHART_HEIGHT}px; }}</style>")  # takes no space
-    with st.container(key="loss_chart"):
-        return filled_slot(show_loss_chart, training)
-
-
-def show_chart_note() -> None:
-    if training.can_train:  # what this run started from: it changes only with the settings, so the page draws it
-        st.caption(text.describe_start(training, phone=on_a_phone))
-
-
-with st.container():
-    if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
-        status_slot = filled_slot(show_status, page_view)
-        chart_slot = loss_chart_slot()
-        show_chart_note()
-        board_slot = filled_slot(show_metrics, page_view)
+        warning.warning(view.warning, icon=":material/warning:")
     else:
-        board_slot = filled_slot(show_metrics, page_view)
-        status_slot = filled_slot(show_status, page_view)
-        chart_slot = loss_chart_slot()
-        show_chart_note()
+        warning.empty()
 
 
-def draw_metrics(training: session.TrainingSession) -> None:
-    """Metrics, progress and any warning, in their slots: redrawn after every tick."""
-    if training.can_train:
-        view = training.view()
-        with board_slot.container():
-            show_metrics(view)
-        with status_slot.container():
-            show_status(view)
+def show_loss_chart(slot, view: live.View, target: int) -> None:
+    """The loss curves (redrawn less often than the metrics: drawing them costs the browser far more)."""
+    chart_data, chart_spec = live.loss_chart(view.chart, target)
+    slot.vega_lite_chart(chart_data, chart_spec, width="stretch")
 
 
-def draw_chart(training: session.TrainingSession) -> None:
-    """The loss chart, in its slot: redrawn every live.CHART_REFRESH s."""
-    if training.can_train:
-        with chart_slot.container():
-            show_loss_chart(training)
+def show_live_view(view: live.View, training: session.TrainingSession) -> tuple[Callable, Callable]:
+    """Draw the live view here, each part into slots (`st.empty`) that a redraw fills again in place: an element
+    replaces an element, so nothing blanks and the page below never moves. Returns (redraw_metrics, redraw_chart)."""
 
+    def metric_cards() -> list:
+        with st.grid(len(view.metrics), min_column_width=METRIC_MIN_WIDTH):  # one row wide, two columns on a phone
+            cards = [st.empty() for _ in view.metrics]
+        show_metrics(cards, view)
+        return cards
+
+    def status_line() -> tuple:
+        progress_bar, warning = st.empty(), st.empty()
+        show_status(progress_bar, warning, view)
+        return progress_bar, warning
+
+    def loss_chart():
+        # A box that keeps the chart's height while Vega draws a chart from nothing: without it the page below
+        # jumped up 466 px and back on a phone at every Pause (measured).
+        st.html(f"<style>.st-key-loss_chart {{ min-height: {live.CHART_HEIGHT}px; }}</style>")  # takes no space
+        with st.container(key="loss_chart"):
+            slot = st.empty()
+        show_loss_chart(slot, view, training.target)
+        return slot
+
+    if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
+        status, chart = status_line(), loss_chart()
+        st.caption(text.describe_start(training, phone=True))  # what this run started from
+        cards = metric_cards()
+    else:
+        cards, status, chart = metric_cards(), status_line(), loss_chart()
+        st.caption(text.describe_start(training, phone=False))
+
+    def redraw_metrics() -> None:
+        now = training.view()
+        show_metrics(cards, now)
+        show_status(*status, now)
+
+    return redraw_metrics, lambda: show_loss_chart(chart, training.view(), training.target)
+
+
+page_drawn = False  # True from the last line of this script on: the live fragment's runs after it are its timer's
+
+
+@st.fragment(run_every=session.TICK_INTERVAL if playing else None)
+def live_training() -> None:
+    """The live view and, while playing, the training: in the page's run a single tick that never waits for a
+    turn (Play shows at once, and the page below waits 0.2 s at most), in the timer's runs about a second of
+    ticks (Streamlit's fixed cost per run, ~50-80 ms here, is paid once a second instead of once per tick)."""
+    training = current()
+    if not training.can_train:
+        return  # nothing to show: the data-set section above says how to get the data
+    redraw_metrics, redraw_chart = show_live_view(training.view() if page_drawn else page_view, training)
+    ticking = session.ticks if page_drawn else functools.partial(session.ticks, budget=0, wait=0)
+    if session.play_loop(training, redraw_metrics, redraw_chart, ticking=ticking):
+        st.rerun()  # playing stopped: redraw the controls and stop the timers
+
+
+live_training()
 
 with st.expander("What happens on each tick?", icon=":material/neurology:"):
     st.markdown(text.explain_markdown(graph_summary(resources, str(weights_path), stamp), training.optimizer,
                                       n_train, n_test, session.TICK_SECONDS))
 
-# --- inside the network: the first layer's units and the layers' health (drawn by the training fragment) ---
+# --- inside the network: the layers' health and the first layer's units (redrawn while playing) ---
 
 st.subheader("Inside the network", anchor=False)
-health_section = st.container(key="layer_health")
-st.markdown(insight.tiles_intro(training.model))
-st.segmented_control("Show", options=list(insight.TILE_VIEWS), format_func=insight.TILE_VIEWS.get, required=True,
-                     default="learned", key="tile_view", label_visibility="collapsed")
 # Square boxes for the tiles before their images load: each redraw sends new images, and until the browser had
 # them the section shrank to its caption and the page below jumped up 1,100 px and back on a phone (measured).
 # And a gap between the tiles of a row: side by side with no gap, twenty units read as one mosaic.
 st.html("<style>.st-key-unit_tiles img { aspect-ratio: 1; }"
         ".st-key-unit_tiles [data-testid=stImage] { column-gap: 0.5rem; }</style>")  # takes no space
-tiles_section = st.container(key="unit_tiles")
 
 
 def pictures() -> insight.Pictures:
@@ -324,27 +326,30 @@ def show_health_chart(training: session.TrainingSession) -> None:
         st.caption(insight.health_note(training.eval_every, training.trainer.history))
 
 
-def show_first_layer(training: session.TrainingSession) -> None:
-    tiles = pictures().tiles(training, st.session_state.tile_view)
+def show_first_layer(training: session.TrainingSession, tile_view: str) -> None:
+    tiles = pictures().tiles(training, tile_view)
     st.caption(f"{tiles.note} {tiles.legend}")
     if tiles.pngs:
         st.image(tiles.pngs, caption=tiles.captions, width=PHONE_UNIT_WIDTH if on_a_phone else gallery.UPSCALED_WIDTH)
 
 
-def draw_inside(training: session.TrainingSession) -> None:
-    """The layers' health and the first layer's tiles ("Inside the network"), each in a container that takes the
-    place of the last one: the browser keeps a container's old content until the new content replaces it, element
-    by element, so nothing blanks. (An `st.empty` in between blanked them now and then, and the page below jumped
-    by up to 1,300 px on a phone.) Once per fragment run: a second container would go below the first."""
-    # both pictures first, so each container is filled the moment it goes out
-    if training.can_train:
-        pictures().health(training)
-    pictures().tiles(training, st.session_state.tile_view)
-    with health_section.container():
+@st.fragment(run_every=GRID_REFRESH if playing else None)
+def inside_the_network() -> None:
+    """The layers' health, then the first layer's units, redrawn while the live view trains. Each redraw replaces
+    the last element by element, so nothing blanks (an `st.empty` in between blanked them now and then, and the
+    page below jumped by up to 1,300 px on a phone)."""
+    training = current()
+    with st.container(key="layer_health"):
         show_health_chart(training)
-    with tiles_section.container():
-        show_first_layer(training)
+    st.markdown(insight.tiles_intro(training.model))
+    tile_view = st.segmented_control("Show", options=list(insight.TILE_VIEWS), format_func=insight.TILE_VIEWS.get,
+                                     required=True, default="learned", key="tile_view",
+                                     label_visibility="collapsed")
+    with st.container(key="unit_tiles"):
+        show_first_layer(training, tile_view)
 
+
+inside_the_network()
 
 # A heatmap's caption, and an upload's "your photo", on one line in its column (below), found by the column's key:
 # once per page run, for every picture the fragments below draw.
@@ -602,29 +607,4 @@ def tl_mp_grid() -> None:
 tl_mp_grid()
 
 
-# --- the training loop: last on the page, so a chunk of training never holds up anything below it ---
-
-
-@st.fragment(run_every=session.TICK_INTERVAL if playing else None)
-def train_and_show() -> None:
-    """Draw the inside of the network, then, while playing, train tick after tick for about a second, redrawing
-    the live view in its slots above. Drawing before training means nothing on the page waits (and fades as stale)
-    during a chunk."""
-    training = current()
-    try:
-        if training.playing:
-            # The page run has just drawn these too, but the fragment's own runs may redraw a container outside it
-            # only if the fragment drew into it during the last full run, when Streamlit reserves its place there.
-            draw_metrics(training)
-            draw_chart(training)
-        draw_inside(training)
-        if session.play_loop(training, lambda: draw_metrics(training), lambda: draw_chart(training)):
-            st.rerun()  # playing stopped: redraw the controls and stop the timers
-    except StreamlitInvalidLayoutContextError:
-        # A click (Pause, a slider) started a full rerun while this run was training, or stopped the last full
-        # run before it reached this fragment (then Streamlit has no place reserved for the views above, and
-        # this timer run fails at its first one): either way that rerun draws the new page.
-        return
-
-
-train_and_show()
+page_drawn = True  # from here on, a run of the live fragment is its timer's: a second of ticks

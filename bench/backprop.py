@@ -10,7 +10,7 @@ process is steadier when other programs share the cores:
   so a walk with its graph and pictures is open (and goes stale) while the run plays.
 
 AppTest reruns the whole script on every run, so the section is drawn on every one of them: the worst case.
-In the browser the section sits outside the training fragment and is not rerun while playing at all; what is
+In the browser the section sits outside the live fragment and is not rerun while playing at all; what is
 left is the state it keeps. So the same pair also plays the page's fragment loop (`ui.session.play_loop`, as
 bench/app.py does) with and without a walk open in the session. Also timed, paused: one full rerun of the page
 with the section and without it, alternating.
@@ -99,7 +99,7 @@ def rerun_cost(without: Path, reruns: int = 20) -> dict:
 
 
 def fragment_loop(resources, seconds: float, open_walk: bool) -> dict:
-    """Epochs/s of app.py's training fragment without Streamlit, with a walk open in the session or not."""
+    """Epochs/s of app.py's live fragment without Streamlit, with a walk open in the session or not."""
     from ui import live, session, settings
 
     training = session.TrainingSession(resources, start=settings.FRESH, target=settings.MAX_EPOCHS)

@@ -4,7 +4,7 @@ Contenders take turns in this process, repetition after repetition (rotating ord
 fresh initialization (seed 1, SGD, lr 0.0075, float32 as the page trains) for `seconds` of wall time, with one
 uploaded photo on the page; we quote median epochs/s and the median of the paired ratios (with / without).
 
-* fragment loop: app.py's training fragment without Streamlit (`ui.session.play_loop`, as bench/app.py), the
+* fragment loop: app.py's live fragment without Streamlit (`ui.session.play_loop`, as bench/app.py), the
   other fragments' share of the views included: without the views, or with them (the first-layer tiles, the
   health chart and the upload's and a test image's heatmaps asked for once per fragment run, as the page's
   fragments ask for them, and remade at most every `insight.REFRESH` s).
@@ -35,7 +35,7 @@ def photo():
 
 
 def fragment_loop(resources, seconds: float, views: bool) -> dict:
-    """The training fragment's loop, one play_loop call per fragment run; with `views`, the page's Inside-the-network
+    """The live fragment's loop, one play_loop call per fragment run; with `views`, the page's Inside-the-network
     pictures as well (made through the same per-visitor cache, so exactly as often as the page makes them)."""
     from ui import insight, live, session, settings
 

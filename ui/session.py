@@ -91,7 +91,7 @@ def new_run(resources: Resources, start: str, seed: int, optimizer: str, lr: flo
 
 class TrainingSession:
     """One browser session's model, Trainer and play state: the page's callbacks call the controls, its
-    training fragment runs `play_loop()`. `lock` serializes training against readers on other threads;
+    live fragment runs `play_loop()`. `lock` serializes training against readers on other threads;
     `weights_version` changes whenever the weights may have, so pictures of them can be cached under it."""
 
     def __init__(self, resources: Resources, *, start: str = PRETRAINED, optimizer: str = DEFAULT_OPTIMIZER,
@@ -260,14 +260,15 @@ def weights_metadata(training: TrainingSession) -> dict:
     return meta
 
 
-def tick(training: TrainingSession, seconds: float = TICK_SECONDS) -> bool:
-    """While playing, one turn of the scheduler's: train for about `seconds`, never past the target. True when
-    this tick stopped the playing (target reached, or the run broke down), so the page redraws its controls."""
+def tick(training: TrainingSession, seconds: float = TICK_SECONDS, wait: float = TURN_WAIT) -> bool:
+    """While playing, one turn of the scheduler's (waiting up to `wait` s for it): train for about `seconds`, never
+    past the target. True when this tick stopped the playing (target reached, or the run broke down), so the page
+    redraws its controls."""
     if not training.playing:
         return False
     if training.can_train and not training.finished:
         try:
-            with training.scheduler.turn(training.key, wait=TURN_WAIT) as turn:
+            with training.scheduler.turn(training.key, wait=wait) as turn:
                 training.queued_behind = 0 if turn else turn.ahead
                 if turn and training.playing:  # a Pause may have come (from the page's thread) while this tick waited
                     chunk = training.train_chunk(epochs=training.target - training.epoch, seconds=seconds)
@@ -280,13 +281,14 @@ def tick(training: TrainingSession, seconds: float = TICK_SECONDS) -> bool:
     return False
 
 
-def ticks(training: TrainingSession, budget: float = TICK_BUDGET, seconds: float = TICK_SECONDS):
-    """Tick after tick while playing, for about `budget` seconds; yields after each tick whether it stopped the
-    playing. One fragment run shows several ticks: Streamlit's fixed cost per run (~50-80 ms here) is paid
-    once a second instead of once per tick."""
+def ticks(training: TrainingSession, budget: float = TICK_BUDGET, seconds: float = TICK_SECONDS,
+          wait: float = TURN_WAIT):
+    """Tick after tick while playing, for about `budget` seconds (0: one tick); yields after each tick whether it
+    stopped the playing. One fragment run shows several ticks: Streamlit's fixed cost per run (~50-80 ms here) is
+    paid once a second instead of once per tick."""
     deadline = training.clock() + budget
     while training.playing:
-        stopped = tick(training, seconds)
+        stopped = tick(training, seconds, wait)
         yield stopped
         if stopped or training.clock() >= deadline:
             return
@@ -294,7 +296,7 @@ def ticks(training: TrainingSession, budget: float = TICK_BUDGET, seconds: float
 
 def play_loop(training: TrainingSession, redraw_metrics, redraw_chart, chart_every: float = CHART_REFRESH,
               clock=time.monotonic, ticking=ticks) -> bool:
-    """The page's training fragment: tick after tick while playing, redrawing the metrics after each tick and the
+    """The page's live fragment: tick after tick while playing, redrawing the metrics after each tick and the
     chart every `chart_every` s; True when playing stopped (the page reruns to redraw its controls). `ticking` is
     `ticks`, or a stand-in in tests."""
     chart_drawn = clock()  # the caller drew everything just before the loop

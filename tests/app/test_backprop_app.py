@@ -96,7 +96,7 @@ def test_switching_examples(app):
 def test_playing_mid_walk_freezes_the_walk_until_restart(app):
     press(app, "bp_back")
     press(app, "bp_back")
-    app.button(key="play").click().run()  # this run of the training fragment trains for about a second
+    app.button(key="play").click().run()  # the live fragment trains one tick in this run
     no_exception(app)
     assert any(backprop.WHILE_PLAYING == i.value for i in app.info)
     assert app.button(key="bp_back").disabled and app.button(key="bp_update").disabled

@@ -47,9 +47,11 @@ STOP_TIMEOUT = 10.0  # s for the server to exit after SIGTERM before it is kille
 TIMEOUT_MS = 20_000  # default bound for every Playwright wait and action
 
 try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
     from playwright.sync_api import expect, sync_playwright
 except ImportError:  # reported by the `browser` fixture: a skip locally, a failure in CI
     expect = sync_playwright = None
+    PlaywrightTimeoutError = TimeoutError
 
 
 def require(ok: bool, why: str) -> None:
@@ -256,11 +258,36 @@ class App:
         return self.page.evaluate(self.CHART_JS)
 
     def wait_for_epoch_above(self, epoch: int, timeout: float = TIMEOUT_MS) -> int:
-        """Wait until the Epoch metric shows more than `epoch`; return the epoch shown then."""
-        self.page.wait_for_function(
-            f"n => {{ const e = ({self.EPOCH_JS})(); return e !== null && e > n; }}", arg=epoch,
-            timeout=timeout)
+        """Wait until the Epoch metric shows more than `epoch`; return the epoch shown then. If it never does,
+        fail with what the page and the server said meanwhile: a stall has to be told from a lost click."""
+        try:
+            self.page.wait_for_function(
+                f"n => {{ const e = ({self.EPOCH_JS})(); return e !== null && e > n; }}", arg=epoch,
+                timeout=timeout)
+        except PlaywrightTimeoutError:
+            raise AssertionError(f"the epoch stayed at {epoch} or below for {timeout / 1000:.0f} s\n"
+                                 f"{self.describe()}") from None
         return self.epoch()
+
+    DESCRIBE_JS = """() => ({
+        status: document.querySelector('[data-testid="stProgress"]')?.innerText ?? null,
+        metrics: [...document.querySelectorAll('[data-testid="stMetric"]')].map(m => m.innerText.replace(/\\s+/g, ' ')),
+        buttons: Object.fromEntries(['play', 'pause', 'step', 'reset'].map(key => [key,
+            document.querySelector(`.st-key-${key} button`)?.disabled ? 'disabled' : 'enabled'])),
+        script: document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state'),
+    })"""
+
+    def describe(self) -> str:
+        """What the page shows now (status line, metrics, the controls' states) and the server's log since this
+        session began, for a failure message."""
+        try:
+            shown = self.page.evaluate(self.DESCRIBE_JS)
+        except Exception as e:  # the page may be gone
+            shown = f"(the page could not be read: {e})"
+        with open(SERVER_LOG, "rb") as log:
+            log.seek(self.log_offset)
+            logged = log.read().decode(errors="replace")[-3000:] or "(nothing)"
+        return f"the page: {shown}\nthe server logged since this session began:\n{logged}"
 
     def wait_for_chart_change(self, lines: str, timeout: float = TIMEOUT_MS) -> str:
         """Wait until the loss chart's lines differ from `lines` (it redraws less often than the metrics)."""

@@ -182,7 +182,7 @@ def test_play_advances_the_epoch_and_the_chart_and_pause_stops_them(app):
     first, first_lines = app.epoch(), app.chart_lines()
     # Watch for a while, as a visitor would: the epoch and the chart keep moving on their own (the
     # fragments' run_every timers), nothing clicked. This also makes Pause below land in a timer-driven
-    # rerun of the training fragment rather than in the full run that Play started.
+    # rerun of the live fragment rather than in the full run that Play started.
     page.wait_for_timeout(WATCH_MS)
     second = app.wait_for_epoch_above(first, TRAIN_TIMEOUT_MS)
     app.wait_for_chart_change(first_lines, TRAIN_TIMEOUT_MS)
@@ -227,6 +227,9 @@ def test_the_page_below_the_live_view_stays_put_while_training(phone_app):
     app.click("play")
     app.wait_for_epoch_above(0, TRAIN_TIMEOUT_MS)
     app.page.wait_for_timeout(WATCH_MS)  # past the full rerun that Play started: now only the timers redraw
+    # and past the one change that is no redraw: the health chart taking the place of its one-line "appears once
+    # this run has trained" (its picture from before Play is kept for up to 2 s)
+    expect(app.widget("layer_health").get_by_test_id("stVegaLiteChart")).to_be_visible()
     # 4 s: two redraws of the tiles (every 2 s) and ten of the chart. Not longer: about 10 s after Play the run
     # reaches its 2,500 epochs and the page runs again to show it stopped, which is Pause's case (the next test).
     tops = app.page.evaluate(TRACK_HEADING, {"heading": "See backprop", "ms": 4_000})

@@ -596,12 +596,18 @@ def test_a_visitor_dropped_as_gone_whose_place_was_taken_gets_the_message_not_an
     assert not throttled.playing and "training places on this server are taken" in throttled.warning
 
 
-def test_a_waiting_visitor_shows_its_place_in_the_queue(resources):
+def two_playing(resources):
+    """(a visitor, another, their scheduler with one core): both playing."""
     scheduler = private_scheduler()
     waiting = session.TrainingSession(resources, scheduler=scheduler, target=10_000)
     other = session.TrainingSession(resources, scheduler=scheduler, target=10_000)
     other.play()
     waiting.play()
+    return waiting, other, scheduler
+
+
+def test_a_waiting_visitor_shows_its_place_in_the_queue(resources):
+    waiting, other, scheduler = two_playing(resources)
     with scheduler.turn(other.key):  # the only core is busy with the other visitor's chunk
         epoch = waiting.epoch
         assert not session.tick(waiting, seconds=0.01)
@@ -610,6 +616,18 @@ def test_a_waiting_visitor_shows_its_place_in_the_queue(resources):
     assert not session.tick(waiting, seconds=0.01)  # the core is free again: it trains
     assert waiting.epoch > epoch and waiting.queued_behind == 0
     assert waiting.view().status.startswith("Training…")
+
+
+def test_the_page_runs_tick_never_waits_for_a_turn(resources):
+    """The page's own run trains one tick with wait=0: with the cores busy it gives the page back at once."""
+    import time
+
+    waiting, other, scheduler = two_playing(resources)
+    with scheduler.turn(other.key):
+        started = time.monotonic()
+        assert list(session.ticks(waiting, budget=0, seconds=0.01, wait=0)) == [False]  # one tick, not granted
+        assert time.monotonic() - started < session.TURN_WAIT  # a tick that waited would take all of it
+    assert waiting.epoch == 0 and waiting.queued_behind == 1 and waiting.playing
 
 
 def test_a_session_dropped_with_its_tab_leaves_the_queue(resources):
