@@ -8,6 +8,7 @@ import functools
 from collections.abc import Callable
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from ui import backprop, data, gallery, insight, live, photos, session, settings, text, urls
 from ui import resources as shared
@@ -215,14 +216,14 @@ with st.container(horizontal=True, gap="small", key="controls"):
 # blank at Play (6 Plays of 81 with two other programs busy on the cores; 0 of 105 since, measured).
 
 
-def show_metrics(cards: list, view: live.View) -> None:
+def show_metrics(cards: list[DeltaGenerator], view: live.View) -> None:
     for card, metric in zip(cards, view.metrics):
         card.metric(metric.label, metric.value, metric.delta, delta_color=metric.delta_color,
                     delta_arrow="off" if metric.delta_color == "off" else "auto", help=metric.help,
                     border=True, height="stretch")
 
 
-def show_status(progress_bar, warning, view: live.View) -> None:
+def show_status(progress_bar: DeltaGenerator, warning: DeltaGenerator, view: live.View) -> None:
     """The progress bar with its status line, and any warning."""
     speed = f" · {view.epochs_per_second:,.0f} epochs/s" if view.playing and view.epochs_per_second else ""
     progress_bar.progress(view.progress, text=f"{view.status}{speed}")
@@ -232,7 +233,7 @@ def show_status(progress_bar, warning, view: live.View) -> None:
         warning.empty()
 
 
-def show_loss_chart(slot, view: live.View, target: int) -> None:
+def show_loss_chart(slot: DeltaGenerator, view: live.View, target: int) -> None:
     """The loss curves (redrawn less often than the metrics: drawing them costs the browser far more)."""
     chart_data, chart_spec = live.loss_chart(view.chart, target)
     slot.vega_lite_chart(chart_data, chart_spec, width="stretch")
@@ -242,18 +243,18 @@ def show_live_view(view: live.View, training: session.TrainingSession) -> tuple[
     """Draw the live view here, each part into slots (`st.empty`) that a redraw fills again in place: an element
     replaces an element, so nothing blanks and the page below never moves. Returns (redraw_metrics, redraw_chart)."""
 
-    def metric_cards() -> list:
+    def draw_metric_cards() -> list[DeltaGenerator]:
         with st.grid(len(view.metrics), min_column_width=METRIC_MIN_WIDTH):  # one row wide, two columns on a phone
             cards = [st.empty() for _ in view.metrics]
         show_metrics(cards, view)
         return cards
 
-    def status_line() -> tuple:
+    def draw_status() -> tuple[DeltaGenerator, DeltaGenerator]:
         progress_bar, warning = st.empty(), st.empty()
         show_status(progress_bar, warning, view)
         return progress_bar, warning
 
-    def loss_chart():
+    def draw_loss_chart() -> DeltaGenerator:
         # A box that keeps the chart's height while Vega draws a chart from nothing: without it the page below
         # jumped up 466 px and back on a phone at every Pause (measured).
         st.html(f"<style>.st-key-loss_chart {{ min-height: {live.CHART_HEIGHT}px; }}</style>")  # takes no space
@@ -262,23 +263,25 @@ def show_live_view(view: live.View, training: session.TrainingSession) -> tuple[
         show_loss_chart(slot, view, training.target)
         return slot
 
-    if on_a_phone:  # the status and the curve first, by Play: the five metric cards would push them off the screen
-        status, chart = status_line(), loss_chart()
-        st.caption(text.describe_start(training, phone=True))  # what this run started from
-        cards = metric_cards()
-    else:
-        cards, status, chart = metric_cards(), status_line(), loss_chart()
-        st.caption(text.describe_start(training, phone=False))
+    if not on_a_phone:  # a phone shows the status and the curve first, by Play: the cards would push them off
+        cards = draw_metric_cards()
+    status, chart = draw_status(), draw_loss_chart()
+    st.caption(text.describe_start(training, phone=on_a_phone))  # what this run started from
+    if on_a_phone:
+        cards = draw_metric_cards()
 
     def redraw_metrics() -> None:
         now = training.view()
         show_metrics(cards, now)
         show_status(*status, now)
 
-    return redraw_metrics, lambda: show_loss_chart(chart, training.view(), training.target)
+    def redraw_chart() -> None:
+        show_loss_chart(chart, training.view(), training.target)
+
+    return redraw_metrics, redraw_chart
 
 
-page_drawn = False  # True from the last line of this script on: the live fragment's runs after it are its timer's
+page_drawn = False  # True once this run has passed the live fragment: its runs after that are its timer's
 
 
 @st.fragment(run_every=session.TICK_INTERVAL if playing else None)
@@ -296,6 +299,7 @@ def live_training() -> None:
 
 
 live_training()
+page_drawn = True  # (the timer's runs start only once this page run has ended)
 
 with st.expander("What happens on each tick?", icon=":material/neurology:"):
     st.markdown(text.explain_markdown(graph_summary(resources, str(weights_path), stamp), training.optimizer,
@@ -606,5 +610,3 @@ def tl_mp_grid() -> None:
 
 tl_mp_grid()
 
-
-page_drawn = True  # from here on, a run of the live fragment is its timer's: a second of ticks

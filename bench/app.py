@@ -6,25 +6,21 @@ timers: each of its full reruns trains the single tick of the page's own run, so
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
+import tempfile
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-CHROMIUM = Path("/usr/bin/chromium")
 TARGET = 0.8  # app epochs/s over headless epochs/s, at least
-NAMES = ("Trainer.run headless", "fragment loop (no Streamlit)", "app.py in Chromium",
-         "app.py via AppTest (full reruns)")
+HEADLESS, FRAGMENT_LOOP = "Trainer.run headless", "fragment loop (no Streamlit)"
+BROWSER, APPTEST = "app.py in Chromium", "app.py via AppTest (page runs)"
+NAMES = (HEADLESS, FRAGMENT_LOOP, BROWSER, APPTEST)
 # The target is the server's: in a class the browsers draw on the visitors' machines. Chromium here draws on the
 # server's own cores (as on a laptop running `make run`), and AppTest's page runs are no picture of playing.
-TARGETED = (NAMES[1],)
+TARGETED = (FRAGMENT_LOOP,)
 EPOCH_JS = """() => {
     const metric = [...document.querySelectorAll('[data-testid="stMetric"]')].find(m =>
         m.querySelector('[data-testid="stMetricLabel"]')?.innerText.trim() === 'Epoch');
@@ -69,9 +65,9 @@ def fragment_loop(resources, seconds: float) -> dict:
 
 
 def apptest(seconds: float) -> dict:
-    """Fresh init, target 20,000 epochs, Play, then full reruns until `seconds` have passed; the
-    clock starts at the Play click (itself a full rerun in the browser too). Afterwards, paused, the
-    cost of one full rerun without training (what each `at.run()` adds to a fragment run)."""
+    """Fresh init, target 20,000 epochs, Play, then page runs until `seconds` have passed, each training one tick;
+    the clock starts at the Play click (a page run in the browser too). Afterwards, paused, the cost of one page
+    run without training (what each `at.run()` adds to its tick)."""
     from streamlit.testing.v1 import AppTest
 
     from ui import settings
@@ -109,6 +105,8 @@ def apptest(seconds: float) -> dict:
 def served_page():
     """`streamlit run app.py` on a free port and a headless Chromium: yields `in_browser(seconds)`, or None where
     playwright or Chromium is missing (`pip install -r requirements-dev.txt`, `apt-get install chromium`)."""
+    from tests.e2e.servers import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop
+
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -116,36 +114,17 @@ def served_page():
     if sync_playwright is None or not CHROMIUM.is_file():
         yield None
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=APP.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-        start_new_session=True)  # its own process group, stopped as one
-    try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"streamlit did not start at {url}")
-            time.sleep(0.2)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-            yield lambda seconds: in_browser(browser, url, seconds)
-            browser.close()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-            return answer.read() == b"ok"
-    except OSError:
-        return False
+    with tempfile.TemporaryDirectory() as folder:
+        server, url = start_streamlit(APP.parent, dict(os.environ), Path(folder) / "streamlit.log")  # or NotStarted
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                try:
+                    yield lambda seconds: in_browser(browser, url, seconds)
+                finally:
+                    browser.close()
+        finally:
+            stop(server)
 
 
 def in_browser(browser, url: str, seconds: float) -> dict:
@@ -180,7 +159,7 @@ def run(data, reps: int = 5, seconds: float = 3.0, warmup: int = 1) -> dict:
     with served_page() as browser_page:
         contenders = dict(zip(NAMES, (lambda: headless(resources, seconds), lambda: fragment_loop(resources, seconds),
                                       lambda: browser_page(seconds), lambda: apptest(seconds))))
-        names = NAMES if browser_page is not None else tuple(n for n in NAMES if n != NAMES[2])
+        names = NAMES if browser_page is not None else tuple(n for n in NAMES if n != BROWSER)
         measured = {name: [] for name in names}
         for rep in range(warmup + reps):
             for name in names[rep % len(names):] + names[:rep % len(names)]:
@@ -188,7 +167,7 @@ def run(data, reps: int = 5, seconds: float = 3.0, warmup: int = 1) -> dict:
                 m["epochs_per_s"] = m["epochs"] / m["seconds"]
                 if rep >= warmup:
                     measured[name].append(m)
-    base = np.array([m["epochs_per_s"] for m in measured[NAMES[0]]])
+    base = np.array([m["epochs_per_s"] for m in measured[HEADLESS]])
     results = {"seconds": seconds, "reps": reps, "browser": browser_page is not None}
     for name in names:
         rates = np.array([m["epochs_per_s"] for m in measured[name]])
@@ -214,7 +193,7 @@ def rows(results: dict) -> list[dict]:
 
 
 def notes(results: dict) -> list[str]:
-    at = results[NAMES[3]]["measurements"]
+    at = results[APPTEST]["measurements"]
     per_run = np.median([m["seconds"] / m["runs"] for m in at])
     rerun = np.median([m["paused_rerun_ms"] for m in at])
     browser = ("app: the Chromium row is a visitor's page: the live fragment's timer runs (a second of ticks each), "

@@ -1,9 +1,9 @@
 """What the "See backprop" section costs Play: the app's training throughput with it and without it (>= 0.95x).
 
 Two contenders take turns in this process, repetition after repetition (rotating order), each driving the
-page through AppTest as bench/app.py does (fresh init, SGD, target 20,000 epochs, Play, then full reruns for
-`seconds` of wall time). Epochs per wall-clock second is what a visitor sees; epochs per CPU second of this
-process is steadier when other programs share the cores:
+page through AppTest as bench/app.py does (fresh init, SGD, target 20,000 epochs, Play, then page runs of one
+tick each for `seconds` of wall time). Epochs per wall-clock second is what a visitor sees; epochs per CPU
+second of this process is steadier when other programs share the cores:
 
 * without: app.py with its `# --- see backprop ---` section cut out (written to a temporary file);
 * with, walk open: the real app.py, after three presses of "Backward one step" on the network's training step,

@@ -8,9 +8,9 @@ uploaded photo on the page; we quote median epochs/s and the median of the paire
   other fragments' share of the views included: without the views, or with them (the first-layer tiles, the
   health chart and the upload's and a test image's heatmaps asked for once per fragment run, as the page's
   fragments ask for them, and remade at most every `insight.REFRESH` s).
-* AppTest: the real app.py, Play pressed, `at.run()` over and over (each a full rerun: see bench/app.py), once
-  with the views and once with their pictures switched off (the tiles, the health chart and the heatmaps
-  replaced by nothing), everything else on the page the same.
+* AppTest: the real app.py, Play pressed, `at.run()` over and over (each a page run, which trains one tick: see
+  bench/app.py), once with the views and once with their pictures switched off (the tiles, the health chart and
+  the heatmaps replaced by nothing), everything else on the page the same.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def fragment_loop(resources, seconds: float, views: bool) -> dict:
     def redraw_chart():
         live.loss_chart(training.view().chart, training.target)
 
-    def draw_inside():
+    def inside_the_network():  # its own fragment on the page, redrawn about once per run of the live one
         pictures.health(training)
         pictures.tiles(training, "learned")
 
@@ -59,7 +59,7 @@ def fragment_loop(resources, seconds: float, views: bool) -> dict:
         training.view()
         redraw_chart()
         if views:
-            draw_inside()
+            inside_the_network()
             other_fragments()
         if session.play_loop(training, training.view, redraw_chart):
             raise RuntimeError(f"training stopped: {training.warning or 'target reached'}")

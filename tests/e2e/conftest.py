@@ -16,18 +16,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from model.paths import REPO_ROOT, WEIGHTS_FILE
+from tests.e2e.servers import CHROMIUM, CHROMIUM_ARGS, NotStarted, start_streamlit, stop
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE / "artifacts"  # server log, screenshots of failed tests (git-ignored)
@@ -35,15 +30,10 @@ SCREENSHOTS = HERE / "screenshots"  # every screenshot the tests take (git-ignor
 SERVER_LOG = ARTIFACTS / "streamlit.log"
 WEIGHTS = WEIGHTS_FILE
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
 PHONE_USER_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
                     "Chrome/131.0.0.0 Mobile Safari/537.36")  # "Mobi" in it: the page takes it for a phone
-STARTUP_TIMEOUT = 60.0  # s for the server to answer /_stcore/health
-STOP_TIMEOUT = 10.0  # s for the server to exit after SIGTERM before it is killed
 TIMEOUT_MS = 20_000  # default bound for every Playwright wait and action
 
 try:
@@ -66,69 +56,16 @@ def require(ok: bool, why: str) -> None:
 # --- the server -------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200 and response.read().strip() == b"ok"
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the server's process group, SIGKILL if it is still there after STOP_TIMEOUT."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=STOP_TIMEOUT)
-    except ProcessLookupError:
-        pass
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 @pytest.fixture(scope="session")
 def app_url(data_dir):
     """The URL of `streamlit run app.py`, started from the repo root on a free port for this session."""
     require(WEIGHTS.is_file(), f"{WEIGHTS} is missing; run `make weights`")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = SERVER_LOG
-    env = dict(os.environ, MICROGRAD_DATA_DIR=str(data_dir), MICROGRAD_WEIGHTS=str(WEIGHTS),
-               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    for attempt in range(3):  # another process may grab the free port before the server binds it
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                   "--server.port", str(port), "--server.address", "127.0.0.1",
-                   "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-        with open(log_path, "w") as log:
-            process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)  # its own process group
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline and process.poll() is None and not healthy(url):
-            time.sleep(0.2)
-        if process.poll() is None and healthy(url):
-            break
-        stop(process)
-        if "already in use" not in log_tail(log_path) or attempt == 2:
-            pytest.fail(f"streamlit did not become healthy at {url} within {STARTUP_TIMEOUT:.0f} s "
-                        f"(exit code {process.returncode}); {log_path}:\n{log_tail(log_path)}",
-                        pytrace=False)
+    env = dict(os.environ, MICROGRAD_DATA_DIR=str(data_dir), MICROGRAD_WEIGHTS=str(WEIGHTS))
+    try:
+        process, url = start_streamlit(REPO_ROOT, env, SERVER_LOG)
+    except NotStarted as e:
+        pytest.fail(str(e), pytrace=False)
     try:
         yield url
     finally:
@@ -284,9 +221,12 @@ class App:
             shown = self.page.evaluate(self.DESCRIBE_JS)
         except Exception as e:  # the page may be gone
             shown = f"(the page could not be read: {e})"
-        with open(SERVER_LOG, "rb") as log:
-            log.seek(self.log_offset)
-            logged = log.read().decode(errors="replace")[-3000:] or "(nothing)"
+        try:
+            with open(SERVER_LOG, "rb") as log:
+                log.seek(self.log_offset)
+                logged = log.read().decode(errors="replace")[-3000:] or "(nothing)"
+        except OSError as e:
+            logged = f"(no log: {e})"
         return f"the page: {shown}\nthe server logged since this session began:\n{logged}"
 
     def wait_for_chart_change(self, lines: str, timeout: float = TIMEOUT_MS) -> str:

@@ -11,30 +11,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
-import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from model.dataset import FILES
-from tests.e2e.conftest import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PHONE,
-    REPO_ROOT,
-    STARTUP_TIMEOUT,
-    VIEWPORT,
-    App,
-    free_port,
-    healthy,
-    log_tail,
-    new_context,
-    require,
-    stop,
-)
+from tests.e2e.conftest import ARTIFACTS, PHONE, REPO_ROOT, VIEWPORT, App, new_context, require
+from tests.e2e.servers import CHROMIUM, CHROMIUM_ARGS, NotStarted, log_tail, start_streamlit, stop
 
 try:
     from playwright.sync_api import expect
@@ -79,25 +63,6 @@ def clone_without_data(target: Path) -> Path:
     return target
 
 
-def start_streamlit(cwd: Path, env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """`python -m streamlit run app.py` in `cwd` on a free port; (process, URL) once it answers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-               str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-               "--server.runOnSave", "false"]
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None and not healthy(url):
-        time.sleep(0.2)
-    if process.poll() is not None or not healthy(url):
-        stop(process)
-        pytest.fail(f"streamlit in {cwd} did not start; {log_path}:\n{log_tail(log_path)}", pytrace=False)
-    return process, url
-
-
 @pytest.fixture
 def clone_app(tmp_path, data_dir, serve):
     """(URL of the page, the clone's folder, the mirror) for a fresh clone without data, served by its own
@@ -108,10 +73,13 @@ def clone_app(tmp_path, data_dir, serve):
     mirror = serve(data_dir)
     env = {k: v for k, v in os.environ.items()
            if k not in ("CATVNONCAT_DIR", "CATVNONCAT_URLS", "MICROGRAD_DATA_DIR", "MICROGRAD_WEIGHTS")}
-    env.update(CATVNONCAT_URLS=mirror.url, no_proxy="*", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env.update(CATVNONCAT_URLS=mirror.url, no_proxy="*")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "streamlit-clone.log"
-    process, url = start_streamlit(clone, env, log_path)
+    try:
+        process, url = start_streamlit(clone, env, log_path)
+    except NotStarted as e:
+        pytest.fail(str(e), pytrace=False)
     try:
         yield url, clone, mirror
     finally:

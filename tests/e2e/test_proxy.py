@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import conftest as e2e
+from tests.e2e import servers
 from tests.model import image_factory as make
 
 try:
@@ -42,7 +43,7 @@ MEDIA_LOADED_JS = """() => {
 @contextmanager
 def serving(data_dir, run_dir: Path):
     """Start deploy/serve.sh with 2 replicas on free ports; yield (process, proxy URL); kill what is left."""
-    ports = [e2e.free_port() for _ in range(3)]
+    ports = [servers.free_port() for _ in range(3)]
     env = dict(os.environ, REPLICAS="2", PORT=str(ports[0]), LISTEN=f"127.0.0.1:{ports[0]}",
                REPLICA_PORTS=f"{ports[1]} {ports[2]}", SERVE_DIR=str(run_dir), PYTHON=sys.executable,
                NGINX=NGINX, CATVNONCAT_DATA_DIR=str(data_dir), MICROGRAD_WEIGHTS=str(e2e.WEIGHTS),
@@ -54,12 +55,12 @@ def serving(data_dir, run_dir: Path):
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{ports[0]}"
     try:
-        deadline = time.monotonic() + 2 * e2e.STARTUP_TIMEOUT  # two replicas start side by side on 2 cores
-        while time.monotonic() < deadline and process.poll() is None and not e2e.healthy(url):
+        deadline = time.monotonic() + 2 * servers.STARTUP_TIMEOUT  # two replicas start side by side on 2 cores
+        while time.monotonic() < deadline and process.poll() is None and not servers.healthy(url):
             time.sleep(0.3)
-        if not e2e.healthy(url):
-            pytest.fail(f"serve.sh did not answer at {url} (exit code {process.poll()}):\n{e2e.log_tail(output)}\n"
-                        + "\n".join(f"{p.name}:\n{e2e.log_tail(p)}" for p in sorted((run_dir / "logs").glob("*"))),
+        if not servers.healthy(url):
+            pytest.fail(f"serve.sh did not answer at {url} (exit code {process.poll()}):\n{servers.log_tail(output)}\n"
+                        + "\n".join(f"{p.name}:\n{servers.log_tail(p)}" for p in sorted((run_dir / "logs").glob("*"))),
                         pytrace=False)
         yield process, url
     finally:
@@ -123,9 +124,9 @@ def test_two_visitors_train_and_upload_through_nginx(browser, data_dir, run_dir,
         assert not replica_tracebacks(run_dir), replica_tracebacks(run_dir)[-3000:]
 
         process.send_signal(signal.SIGTERM)  # what Ctrl-C does, to serve.sh alone: it must stop the rest
-        assert process.wait(timeout=STOP_TIMEOUT) == 143, e2e.log_tail(run_dir / "serve.out")
+        assert process.wait(timeout=STOP_TIMEOUT) == 143, servers.log_tail(run_dir / "serve.out")
         deadline = time.monotonic() + STOP_TIMEOUT
         while group_alive(process.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not group_alive(process.pid), "serve.sh exited but left replicas or nginx running"
-        assert not e2e.healthy(url)
+        assert not servers.healthy(url)

@@ -620,8 +620,6 @@ def test_a_waiting_visitor_shows_its_place_in_the_queue(resources):
 
 def test_the_page_runs_tick_never_waits_for_a_turn(resources):
     """The page's own run trains one tick with wait=0: with the cores busy it gives the page back at once."""
-    import time
-
     waiting, other, scheduler = two_playing(resources)
     with scheduler.turn(other.key):
         started = time.monotonic()
