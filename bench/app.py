@@ -21,12 +21,6 @@ NAMES = (HEADLESS, FRAGMENT_LOOP, BROWSER, APPTEST)
 # The target is the server's: in a class the browsers draw on the visitors' machines. Chromium here draws on the
 # server's own cores (as on a laptop running `make run`), and AppTest's page runs are no picture of playing.
 TARGETED = (FRAGMENT_LOOP,)
-EPOCH_JS = """() => {
-    const metric = [...document.querySelectorAll('[data-testid="stMetric"]')].find(m =>
-        m.querySelector('[data-testid="stMetricLabel"]')?.innerText.trim() === 'Epoch');
-    const digits = (metric?.querySelector('[data-testid="stMetricValue"]')?.innerText ?? '').replace(/[^0-9]/g, '');
-    return digits ? parseInt(digits, 10) : 0;
-}"""
 
 
 def headless(resources, seconds: float) -> dict:
@@ -130,6 +124,7 @@ def served_page():
 def in_browser(browser, url: str, seconds: float) -> dict:
     """A new visitor (fresh init, the largest target, from a link) presses Play; the epochs the page shows over
     `seconds`, counted from one redraw of the metrics to another once the first tick is on the page."""
+    from tests.e2e.servers import EPOCH_JS
     from ui import settings
 
     page = browser.new_page(viewport={"width": 1400, "height": 900})

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from model.paths import REPO_ROOT, WEIGHTS_FILE
-from tests.e2e.servers import CHROMIUM, CHROMIUM_ARGS, NotStarted, start_streamlit, stop
+from tests.e2e.servers import CHROMIUM, CHROMIUM_ARGS, EPOCH_JS, NotStarted, start_streamlit, stop
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE / "artifacts"  # server log, screenshots of failed tests (git-ignored)
@@ -176,13 +176,7 @@ class App:
     # ------------------------------------------------------------------ reading
     # Both run in the page: the epoch metric's value and a fingerprint of the loss chart's lines (the
     # chart is an SVG from Vega; its line paths change whenever the curves do).
-    EPOCH_JS = """() => {
-        const metric = [...document.querySelectorAll('[data-testid="stMetric"]')].find(m =>
-            m.querySelector('[data-testid="stMetricLabel"]')?.innerText.trim() === 'Epoch');
-        const value = metric?.querySelector('[data-testid="stMetricValue"]')?.innerText ?? '';
-        const digits = value.replace(/[^0-9]/g, '');
-        return digits ? parseInt(digits, 10) : null;
-    }"""
+    EPOCH_JS = EPOCH_JS
     CHART_JS = """() => [...document.querySelectorAll(
         '[data-testid="stVegaLiteChart"] svg g.mark-line path')].map(p => p.getAttribute('d')).join('|')"""
 

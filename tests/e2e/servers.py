@@ -18,6 +18,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 STARTUP_TIMEOUT = 60.0  # s for the server to answer /_stcore/health
 STOP_TIMEOUT = 10.0  # s for the server to exit after SIGTERM before it is killed
+# Run in the page: the Epoch metric's value as a number (null while there is no Epoch metric).
+EPOCH_JS = """() => {
+    const metric = [...document.querySelectorAll('[data-testid="stMetric"]')].find(m =>
+        m.querySelector('[data-testid="stMetricLabel"]')?.innerText.trim() === 'Epoch');
+    const value = metric?.querySelector('[data-testid="stMetricValue"]')?.innerText ?? '';
+    const digits = value.replace(/[^0-9]/g, '');
+    return digits ? parseInt(digits, 10) : null;
+}"""
 
 
 class NotStarted(RuntimeError):
