@@ -411,7 +411,9 @@ class Value:
                     f"backward: output has shape {self.data.shape}; pass grad= of that shape "
                     "(or reduce it with .sum() or .mean() first)"
                 )
-            grad = np.ones_like(self.data)
+            # not np.ones_like, a Python function: 0.4 us against 0.9 hot, and cold at every backward's start
+            grad = np.empty_like(self.data)
+            grad.fill(1)
         else:
             grad = np.array(grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
