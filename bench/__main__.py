@@ -21,7 +21,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 # Repetitions per section: (full, --quick). Keyword arguments of each section's run().
 SETTINGS = {
-    "step": ({"reps": 300, "warmup": 10, "check_steps": 20}, {"reps": 10, "warmup": 2, "check_steps": 5}),
+    "step": ({"reps": 300, "warmup": 10, "check_steps": 20, "processes": 5},
+             {"reps": 10, "warmup": 2, "check_steps": 5, "processes": 1}),
     "train": ({"epochs": 2500, "reps": 3}, {"epochs": 100, "reps": 1}),
     "predict": ({"reps": 200, "photo_reps": 15}, {"reps": 20, "photo_reps": 3}),
     "app": ({"reps": 5, "seconds": 3.0, "warmup": 1}, {"reps": 2, "seconds": 3.0, "warmup": 0}),
@@ -88,6 +89,8 @@ def run_sections(chosen: list[str], data, args, dtypes: tuple) -> tuple[dict, di
             settings["reps"] = args.reps
         if name in ("step", "train"):
             settings["dtypes"] = dtypes
+        if name == "step" and args.processes is not None:
+            settings["processes"] = args.processes
         if name == "load" and args.visitors:
             settings["visitors"] = args.visitors
         t0 = time.perf_counter()
@@ -108,11 +111,16 @@ def main(argv=None) -> int:
                         help="dtypes for step and train (repeatable; default both)")
     parser.add_argument("--reps", type=int, help="override the repetitions of every section")
     parser.add_argument("--visitors", type=visitor_counts, help="visitor counts for load, e.g. 1,2,4,8")
+    parser.add_argument("--processes", type=int, metavar="N",
+                        help="fresh processes the step section's timings run in, one after another (default 5; "
+                             "--quick: 1, in this one)")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write the results ({RESULTS})")
     args = parser.parse_args(argv)
     chosen = args.sections or list(SECTIONS)
     if set(chosen) - set(SECTIONS):
         parser.error(f"unknown section(s) {sorted(set(chosen) - set(SECTIONS))}; choose from {list(SECTIONS)}")
+    if args.processes is not None and args.processes < 1:
+        parser.error(f"--processes must be at least 1, got {args.processes}")
     dtypes = tuple(args.dtype or ("float64", "float32"))
 
     heap = steady_heap()  # before any big array exists

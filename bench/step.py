@@ -8,16 +8,22 @@ Every contender starts from the reference init (`cat_mlp(seed=1)`) and trains it
 weights with SGD at lr 0.0075 on the 209 training images, so all of them do the same arithmetic on
 arrays of the same sizes. Before timing, a separate set of copies runs N identical steps and we check
 that every contender ends with the hand-written weights: a fast step that computes something else
-would be no result at all.
+would be no result at all. `python -m bench` then times them in five fresh processes, one after another,
+and reports each row's median over the five (`--processes N`; `--quick` times them in its own process).
 """
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 import numpy as np
 
 from bench import handwritten as hw
-from bench.timing import side_by_side
+from bench.timing import side_by_side, steady_heap
 from engine import Value
 from model.cat import REFERENCE_LR, cat_mlp
+from model.paths import REPO_ROOT
 from model.trainer import Trainer
 
 LR = REFERENCE_LR  # the course's, as every contender trains
@@ -156,15 +162,27 @@ def weight_check(data, dtype, steps: int) -> dict:
     return check
 
 
-def run(data, dtypes=("float64", "float32"), reps: int = 100, warmup: int = 5, check_steps: int = 20) -> dict:
-    """Per dtype: the weight check, one-step timings, and Trainer.run(10) against 10 hand steps."""
-    return {dtype_name: run_dtype(data, np.dtype(dtype_name).type, reps, warmup, check_steps) for dtype_name in dtypes}
+def run(data, dtypes=("float64", "float32"), reps: int = 100, warmup: int = 5, check_steps: int = 20,
+        processes: int = 1) -> dict:
+    """Per dtype: the weight check, then the timings, here or as the median of `processes` fresh processes.
+
+    Where a process's arrays land moves all its float32 ratios together by up to 6 points (docs/performance.md),
+    so one process's medians are one draw of that placement; several fresh ones, one after another, sample it.
+    """
+    results = {}
+    for dtype_name in dtypes:
+        dtype = np.dtype(dtype_name).type
+        check = weight_check(data, dtype, check_steps)
+        if processes == 1:
+            timed = timings(data, dtype, reps, warmup)
+        else:
+            timed = median_over_processes([spawn(dtype_name, reps, warmup) for _ in range(processes)])
+        results[dtype_name] = timed | {"weight_check": check, "processes": processes}
+    return results
 
 
-def run_dtype(data, dtype, reps: int, warmup: int, check_steps: int) -> dict:
-    """One dtype's results: {"one_step", "pytorch", "in_a_row", "ten_epochs", "weight_check"}."""
-    check = weight_check(data, dtype, check_steps)
-
+def timings(data, dtype, reps: int, warmup: int) -> dict:
+    """One process's timings: {"one_step", "pytorch", "in_a_row", "ten_epochs"}."""
     # One step each. The Trainer here never records history (eval_every huge), so this row is its
     # bare step (`apply(forward())`, what `run()` repeats); the recording cost is in the 10-epoch comparison below.
     runs, _ = contenders(data, dtype, eval_every=10**9)
@@ -183,7 +201,40 @@ def run_dtype(data, dtype, reps: int, warmup: int, check_steps: int) -> dict:
     in_a_row = side_by_side({f"{name}, 10 in a row": steps[name] for name in ["hand-written NumPy", *RESETS]},
                             reps=max(3, reps // 5), warmup=max(1, warmup // 2), number=CHUNK)
     return {"one_step": one, "pytorch": torch, "in_a_row": in_a_row,
-            "ten_epochs": ten_epochs(data, dtype, reps, warmup), "weight_check": check}
+            "ten_epochs": ten_epochs(data, dtype, reps, warmup)}
+
+
+GROUPS = ("one_step", "pytorch", "in_a_row", "ten_epochs")
+
+
+def spawn(dtype_name: str, reps: int, warmup: int) -> dict:
+    """`timings` in a fresh interpreter (its own heap, so its own placement of the arrays), read as JSON."""
+    cmd = [sys.executable, "-m", "bench.step", dtype_name, str(reps), str(warmup)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def median_over_processes(runs: list[dict]) -> dict:
+    """Each contender's median time and ratio over the processes; the IQR is now of the processes' ratios."""
+    out = {}
+    for group in GROUPS:
+        if runs[0][group] is None:
+            out[group] = None
+            continue
+        out[group] = {}
+        for name in runs[0][group]:
+            each = [run[group][name] for run in runs]
+            ratios = [r["ratio"] for r in each]
+            out[group][name] = {
+                "median_ms": float(np.median([r["median_ms"] for r in each])),
+                "ratio": float(np.median(ratios)),
+                "ratio_iqr": [float(q) for q in np.percentile(ratios, [25, 75])],
+                "process_ratios": ratios,
+                "page_faults": float(np.median([r["page_faults"] for r in each])),
+            }
+    return out
 
 
 def ten_epochs(data, dtype, reps: int, warmup: int) -> dict:
@@ -210,8 +261,7 @@ def rows(results: dict) -> list[dict]:
     """Table rows: one per contender and dtype (times per epoch, ratios against hand-written)."""
     return [{"section": "step", "dtype": dtype, "name": name, "median_ms": t["median_ms"], "ratio": t["ratio"],
              "iqr": t["ratio_iqr"], "faults": t["page_faults"], "target": TARGETS.get(name)}
-            for dtype, r in results.items() for group in ("one_step", "pytorch", "in_a_row", "ten_epochs")
-            for name, t in (r[group] or {}).items()]
+            for dtype, r in results.items() for group in GROUPS for name, t in (r[group] or {}).items()]
 
 
 def notes(results: dict) -> list[str]:
@@ -220,6 +270,19 @@ def notes(results: dict) -> list[str]:
               "backward; the two rows after it with p.grad[...] = 0 and p.grad = None",
               "step: '10 in a row' rows time ten consecutive steps of one contender (a training loop), per step; "
               "the targets are set on the single steps, which alternate contenders step by step"]
+    processes = {r["processes"] for r in results.values()}
+    if processes != {1}:
+        resets.append(f"step: every row is the median over {'/'.join(map(str, sorted(processes)))} fresh processes "
+                      "run one after another, each the median of its own paired ratios; [IQR] of the processes' "
+                      "ratios (each process's are in latest.json)")
     return resets + [f"step {dtype}: {name} weights {'match' if c['ok'] else 'DIFFER FROM'} hand-written after "
             f"{c['steps']} steps (max |diff| / max |w| {c['max_scaled_diff']:.1e}, rtol {c['rtol']:g})"
             for dtype, r in results.items() for name, c in r["weight_check"].items()]
+
+
+if __name__ == "__main__":  # one process of `spawn`: python -m bench.step DTYPE REPS WARMUP
+    from model.dataset import load_catvnoncat
+
+    steady_heap()  # before any big array exists, as in `python -m bench`
+    dtype_name, reps, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps(timings(load_catvnoncat(), np.dtype(dtype_name).type, reps, warmup)))
