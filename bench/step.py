@@ -265,17 +265,17 @@ def rows(results: dict) -> list[dict]:
 
 
 def notes(results: dict) -> list[str]:
-    """How the engine rows reset their gradients, then the weight check, one line per contender and dtype."""
-    resets = ["step: 'engine primitives' resets each gradient with p.grad = np.zeros_like(p.data) before "
-              "backward; the two rows after it with p.grad[...] = 0 and p.grad = None",
-              "step: '10 in a row' rows time ten consecutive steps of one contender (a training loop), per step; "
-              "the targets are set on the single steps, which alternate contenders step by step"]
+    """How the rows were made (resets, processes), then the weight check, one line per contender and dtype."""
+    lines = ["step: 'engine primitives' resets each gradient with p.grad = np.zeros_like(p.data) before "
+             "backward; the two rows after it with p.grad[...] = 0 and p.grad = None",
+             "step: '10 in a row' rows time ten consecutive steps of one contender (a training loop), per step; "
+             "the targets are set on the single steps, which alternate contenders step by step"]
     processes = {r["processes"] for r in results.values()}
     if processes != {1}:
-        resets.append(f"step: every row is the median over {'/'.join(map(str, sorted(processes)))} fresh processes "
+        lines.append(f"step: every row is the median over {'/'.join(map(str, sorted(processes)))} fresh processes "
                       "run one after another, each the median of its own paired ratios; [IQR] of the processes' "
                       "ratios (each process's are in latest.json)")
-    return resets + [f"step {dtype}: {name} weights {'match' if c['ok'] else 'DIFFER FROM'} hand-written after "
+    return lines + [f"step {dtype}: {name} weights {'match' if c['ok'] else 'DIFFER FROM'} hand-written after "
             f"{c['steps']} steps (max |diff| / max |w| {c['max_scaled_diff']:.1e}, rtol {c['rtol']:g})"
             for dtype, r in results.items() for name, c in r["weight_check"].items()]
 
