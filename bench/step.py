@@ -273,8 +273,8 @@ def notes(results: dict) -> list[str]:
     processes = {r["processes"] for r in results.values()}
     if processes != {1}:
         lines.append(f"step: every row is the median over {'/'.join(map(str, sorted(processes)))} fresh processes "
-                      "run one after another, each the median of its own paired ratios; [IQR] of the processes' "
-                      "ratios (each process's are in latest.json)")
+                     "run one after another, each the median of its own paired ratios; [IQR] of the processes' "
+                     "ratios (each process's are in latest.json)")
     return lines + [f"step {dtype}: {name} weights {'match' if c['ok'] else 'DIFFER FROM'} hand-written after "
             f"{c['steps']} steps (max |diff| / max |w| {c['max_scaled_diff']:.1e}, rtol {c['rtol']:g})"
             for dtype, r in results.items() for name, c in r["weight_check"].items()]
