@@ -14,16 +14,14 @@ and reports each row's median over the five (`--processes N`; `--quick` times th
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import numpy as np
 
 from bench import handwritten as hw
-from bench.timing import side_by_side, steady_heap
+from bench.timing import in_fresh_process, side_by_side, steady_heap
 from engine import Value
 from model.cat import REFERENCE_LR, cat_mlp
-from model.paths import REPO_ROOT
 from model.trainer import Trainer
 
 LR = REFERENCE_LR  # the course's, as every contender trains
@@ -208,12 +206,8 @@ GROUPS = ("one_step", "pytorch", "in_a_row", "ten_epochs")
 
 
 def spawn(dtype_name: str, reps: int, warmup: int) -> dict:
-    """`timings` in a fresh interpreter (its own heap, so its own placement of the arrays), read as JSON."""
-    cmd = [sys.executable, "-m", "bench.step", dtype_name, str(reps), str(warmup)]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr}")
-    return json.loads(done.stdout)
+    """`timings` in a fresh interpreter: its own heap, so its own placement of the arrays."""
+    return in_fresh_process("bench.step", dtype_name, reps, warmup)
 
 
 def median_over_processes(runs: list[dict]) -> dict:

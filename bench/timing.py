@@ -3,14 +3,18 @@ baseline of the same repetition; we quote medians of those paired ratios. Nothin
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
 import numpy as np
+
+from model.paths import REPO_ROOT
 
 try:
     import resource
@@ -55,6 +59,15 @@ def side_by_side(contenders: dict, reps: int, warmup: int = 3, number: int = 1) 
             "page_faults": faults[name] / (reps * number),  # minor faults per call: fresh memory from the OS
         }
     return results
+
+
+def in_fresh_process(module: str, *args) -> dict:
+    """`python -m module args...` in a fresh interpreter (its own heap) from the repo root: its JSON on stdout."""
+    cmd = [sys.executable, "-m", module, *map(str, args)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr}")
+    return json.loads(done.stdout)
 
 
 # glibc's mallopt parameters (malloc.h), and the values steady_heap() pins them to

@@ -4,14 +4,13 @@ a fresh subprocess (clean heap, own peak), alternating; peak memory is tracemall
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 
 import numpy as np
 
+from bench.timing import in_fresh_process
 from model.cat import REFERENCE_LR
-from model.paths import REPO_ROOT
 
 LR = REFERENCE_LR
 IMPLS = ("hand-written NumPy", "Trainer")
@@ -87,12 +86,8 @@ def worker(impl: str, dtype_name: str, epochs: int, measure: str) -> dict:
 
 
 def spawn(impl: str, dtype_name: str, epochs: int, measure: str) -> dict:
-    """Run `worker` in a fresh interpreter and read its JSON answer from stdout."""
-    cmd = [sys.executable, "-m", "bench.train", impl, dtype_name, str(epochs), measure]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr}")
-    return json.loads(done.stdout)
+    """Run `worker` in a fresh interpreter."""
+    return in_fresh_process("bench.train", impl, dtype_name, epochs, measure)
 
 
 # ---------------------------------------------------------------- the section
