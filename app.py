@@ -401,7 +401,7 @@ def show_explain_pick(training: session.TrainingSession, split, grid: list) -> N
 
 # --- see backprop --------------------------------------------------------------------------------
 
-st.header("See backprop", divider="gray")
+st.header("See backprop", divider="gray", anchor=False)
 stepper = backprop.stepper_for(st.session_state, training)
 
 
@@ -473,7 +473,7 @@ if bp_view.example is not None:
         st.success(bp_view.done, icon=":material/check_circle:")
     if on_a_phone:  # the node's story right under the buttons that moved it, the tall graph after it
         show_node_detail(bp_view.detail)
-    graph, order = st.columns([6, 1], gap="medium")
+    graph, order = st.columns([5, 1], gap="medium")  # the order's "▶ loss ← now" on one line
     with order:
         st.markdown("**Backward order**")
         st.markdown(bp_view.order)
@@ -527,10 +527,11 @@ def your_photos() -> None:
     good = [(item, p) for item, p in zip(items, predictions) if item.ok]
     if not good:
         return
-    st.caption(f"{photos.PREDICTION_KEY} {photos.tips(n_train)}")  # the caveat stays in view once there is a guess
-    st.caption(insight.HEATMAP_NOTE)
     labelled = [(item, prediction, truth) for item, prediction in good
                 if (truth := show_photo(training, item, prediction)) is not None]
+    # under the cards, not above: on a phone these two paragraphs pushed the first verdict a screen down
+    st.caption(f"{photos.PREDICTION_KEY} {photos.tips(n_train)}")  # the caveat stays in view once there is a guess
+    st.caption(insight.HEATMAP_NOTE)
     if labelled:
         show_labelled_grid(labelled)
 
@@ -566,7 +567,7 @@ def show_labelled_grid(labelled: list) -> None:
     """The visitor's labelled photos as a TL/MP grid, like the test set's."""
     labels = [truth for _, _, truth in labelled]
     p_cat = [prediction.p_cat for _, prediction, _ in labelled]
-    st.subheader("Your photos, true label vs. model prediction")
+    st.subheader("Your labelled photos", anchor=False)  # the section header below is the test set's grid
     st.caption(gallery.summarize(labels, p_cat).text)
     grid = gallery.grid_items(labels, p_cat, classes=resources.classes)
     st.image([gallery.png_bytes(gallery.tile(item.prepared.preview, mistake=not g.correct))
@@ -578,7 +579,7 @@ your_photos()
 
 # --- the TL/MP grid ------------------------------------------------------------------------------
 
-st.header("True label vs. model prediction", divider="gray")
+st.header("True label vs. model prediction", divider="gray", anchor=False)
 
 
 @st.fragment(run_every=GRID_REFRESH if playing else None)

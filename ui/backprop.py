@@ -246,7 +246,7 @@ def order_markdown(walk: Walk) -> str:
         if state == "current":  # the node the "What happens" panel explains; ticked too once the walk is over
             # no-break spaces: in the narrow column "← now" wrapped away from its node, "now" alone on a line
             rows.append(f"{i}. ✓ **{text}**{NBSP}←{NBSP}last" if walk.finished
-                        else f"{i}. **▶ {text}**{NBSP}←{NBSP}now")
+                        else f"{i}. **▶{NBSP}{text}**{NBSP}←{NBSP}now")
         else:
             rows.append(f"{i}. ✓ {text}" if walk.ticked(node) else f"{i}. {text}")
     return "\n".join(rows)
@@ -511,6 +511,25 @@ LOGITS_BARS = (" The long bars are the images the model gets most wrong: blue, a
                "non-cat it scores too high. Images it already gets right with confidence are near 0.")
 
 
+def images_holding_half(grad: np.ndarray) -> int:
+    """How many rows (training images) of `grad` hold half of its squared size, the largest first."""
+    shares = np.sort(np.einsum("ij,ij->i", grad, grad))[::-1]
+    return int(np.searchsorted(np.cumsum(shares), shares.sum() / 2)) + 1
+
+
+def few_images_note(walk: Walk, node: Value) -> str:
+    """Why a gradient picture of a trained network is mostly white, when few images carry its gradient: "" if not."""
+    grad = node.grad
+    if walk.loss.op != "bce_with_logits" or _axes_of(walk, node)[0] != "training image" or not grad.any():
+        return ""
+    few, images = images_holding_half(grad), len(grad)
+    if few > images // 10:
+        return ""
+    return (f" Half of this gradient (by its squared size) comes from {few} of the {images} images: each image's "
+            "share starts at the loss as its error, P(cat) − label, so the images the model already gets right "
+            "pass almost nothing back and stay near white.")
+
+
 def _feeds_the_bce(walk: Walk, node: Value) -> bool:
     """Whether `node` holds the logits the loss is BCE of: its gradient is (P(cat) - label) / images, per image."""
     return walk.loss.op == "bce_with_logits" and node in walk.loss.parents
@@ -534,7 +553,7 @@ def picture(walk: Walk, node: Value) -> Picture | None:
                        "the weights move." + why,
                        tuple(images), tuple(f"{row} {i}" for i in range(1, len(grad) + 1)))
     limit = float(np.abs(grad).max())
-    scale = _colour_scale(limit)
+    scale = _colour_scale(limit) + few_images_note(walk, node)
     if grad.ndim == 1 or 1 in grad.shape:
         axis = column if grad.ndim == 2 and grad.shape[0] == 1 else row
         return Picture("bars", f"`{name}.grad`, one bar per {axis}. " + _colour_scale(limit, bars=True)

@@ -13,6 +13,7 @@ from model.functional import linear
 from ui import backprop as bp
 from ui import resources as shared
 from ui import session
+from ui.settings import FRESH
 
 NODE_RE = re.compile(r"^  (\w+) \[label=<(.*)>, (.*)\];$", re.MULTILINE)
 EDGE_RE = re.compile(r"^  (\w+) -> (\w+)(?: \[(.*)\])?;$", re.MULTILINE)
@@ -86,7 +87,7 @@ def test_the_order_list_marks_visited_nodes_and_the_current_one_and_ticks_all_on
     assert bp.order_markdown(walk).splitlines()[:2] == [f"1. {first}", f"2. {second}"]
     walk.step()
     walk.step()
-    assert bp.order_markdown(walk).splitlines()[:3] == [f"1. ✓ {first}", f"2. **▶ {second}**\u00a0←\u00a0now",
+    assert bp.order_markdown(walk).splitlines()[:3] == [f"1. ✓ {first}", f"2. **▶\u00a0{second}**\u00a0←\u00a0now",
                                                          f"3. `{walk.name(walk.order[2])}`"]
     walk.finish()
     rows = bp.order_markdown(walk).splitlines()
@@ -332,6 +333,28 @@ def test_pictures_of_the_gradients(resources):
     assert pictures["z4"].kind == "bars" and "training image" in pictures["z4"].caption
     assert pictures["z4"].caption.endswith(bp.LOGITS_BARS) and bp.LOGITS_BARS not in pictures["b1"].caption
     assert pictures["b4"] is None  # one number: its value says it all
+
+
+def test_a_gradient_that_few_images_carry_says_why_its_picture_is_mostly_white(resources):
+    def h3_caption(training):
+        walk = bp.network_example(training).walk
+        while walk.step() and walk.name(walk.current) != "h3":
+            pass
+        return walk, bp.picture(walk, walk.current).caption
+
+    walk, caption = h3_caption(session.TrainingSession(resources))  # the shipped weights: most images are right
+    grad = walk.current.grad
+    few = bp.images_holding_half(grad)
+    assert few <= len(grad) // 10
+    assert f"Half of this gradient (by its squared size) comes from {few} of the {len(grad)} images" in caption
+    _, caption = h3_caption(session.TrainingSession(resources, start=FRESH))  # random weights: all are wrong
+    assert "Half of this gradient" not in caption
+
+
+def test_images_holding_half_counts_the_largest_rows_first():
+    grad = np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])  # squared sizes 9, 1, 2, 0 of 12
+    assert bp.images_holding_half(grad) == 1
+    assert bp.images_holding_half(np.ones((4, 3))) == 2
 
 
 def test_a_first_layer_unit_that_gets_no_gradient_is_named():
