@@ -143,8 +143,10 @@ def share_link() -> None:
     """The link to this page with these settings, to copy (the Share button of the control row)."""
     st.markdown("**Copy a link to these settings**")
     st.code(urls.share_url(st.context.url, link_params), language=None, wrap_lines=True)
-    st.caption("Copy it with the button that shows at its corner when you point at it or tap it. The page's own "
-               "address carries the same settings, so your browser's Share menu sends them too.")
+    st.caption("It opens the page with this learning rate, epoch target, optimizer, start and seed (settings left "
+               "at their defaults add nothing to it). It does not carry your training: whoever opens it trains a "
+               "copy of their own. Copy it with the button that shows at its corner when you point at it or tap "
+               "it. The page's own address carries the same settings, so your browser's Share menu sends them too.")
 
 # --- header --------------------------------------------------------------------------------------
 
