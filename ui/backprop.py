@@ -517,10 +517,9 @@ def images_holding_half(grad: np.ndarray) -> int:
     return int(np.searchsorted(np.cumsum(shares), shares.sum() / 2)) + 1
 
 
-def few_images_note(walk: Walk, node: Value) -> str:
+def few_images_note(walk: Walk, grad: np.ndarray, row: str) -> str:
     """Why a gradient picture of a trained network is mostly white, when few images carry its gradient: "" if not."""
-    grad = node.grad
-    if walk.loss.op != "bce_with_logits" or _axes_of(walk, node)[0] != "training image" or not grad.any():
+    if walk.loss.op != "bce_with_logits" or row != "training image" or not grad.any():
         return ""
     few, images = images_holding_half(grad), len(grad)
     if few > images // 10:
@@ -553,11 +552,11 @@ def picture(walk: Walk, node: Value) -> Picture | None:
                        "the weights move." + why,
                        tuple(images), tuple(f"{row} {i}" for i in range(1, len(grad) + 1)))
     limit = float(np.abs(grad).max())
-    scale = _colour_scale(limit) + few_images_note(walk, node)
     if grad.ndim == 1 or 1 in grad.shape:
         axis = column if grad.ndim == 2 and grad.shape[0] == 1 else row
         return Picture("bars", f"`{name}.grad`, one bar per {axis}. " + _colour_scale(limit, bars=True)
                        + (LOGITS_BARS if _feeds_the_bce(walk, node) else ""), chart=bars_chart(grad.reshape(-1), axis))
+    scale = _colour_scale(limit) + few_images_note(walk, grad, row)
     if grad.shape[0] > grad.shape[1]:  # the long side across the page
         return Picture("heatmap", f"`{name}.grad` {shape_text(grad.shape)}, transposed to fit: one column per "
                        f"{row}, one row per {column}. " + scale, (heatmap(grad.T, limit),))
