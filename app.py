@@ -246,7 +246,12 @@ def show_live_view(view: live.View, training: session.TrainingSession) -> tuple[
     replaces an element, so nothing blanks and the page below never moves. Returns (redraw_metrics, redraw_chart)."""
 
     def draw_metric_cards() -> list[DeltaGenerator]:
-        with st.grid(len(view.metrics), min_column_width=METRIC_MIN_WIDTH):  # one row wide, two columns on a phone
+        # When the grid narrows to two columns (a phone), the Epoch card takes a row of its own, so the train and
+        # test cards pair up below it instead of leaving Test accuracy alone; three columns need 3 * min + 2 gaps.
+        st.html(f"<style>.st-key-metric_cards {{ container-type: inline-size; }}"
+                f"@container (width < calc(3 * {METRIC_MIN_WIDTH}px + 2rem)) {{ .st-key-metric_cards"
+                " > [data-testid=stGridCell]:first-child { grid-column: 1 / -1; } }</style>")  # takes no space
+        with st.grid(len(view.metrics), min_column_width=METRIC_MIN_WIDTH, key="metric_cards"):
             cards = [st.empty() for _ in view.metrics]
         show_metrics(cards, view)
         return cards

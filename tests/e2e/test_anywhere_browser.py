@@ -152,6 +152,28 @@ def test_on_a_phone_play_is_on_the_page_and_the_sidebar_stays_closed(browser, ap
         context.close()
 
 
+METRIC_LABELS = ("Epoch", "Train loss", "Test loss", "Train accuracy", "Test accuracy")
+
+
+def metric_rows(app) -> list[list[str]]:
+    """The metric cards' labels, row by row as they sit on the screen."""
+    rows = {}
+    for label in METRIC_LABELS:
+        rows.setdefault(round(app.metric(label).bounding_box()["y"]), []).append(label)
+    return [rows[top] for top in sorted(rows)]
+
+
+def test_on_a_phone_the_epoch_card_has_its_row_and_train_and_test_pair_up_below(phone_app):
+    phone_app.metric("Epoch").scroll_into_view_if_needed()
+    assert metric_rows(phone_app) == [["Epoch"], ["Train loss", "Test loss"], ["Train accuracy", "Test accuracy"]]
+    epoch, loss = phone_app.metric("Epoch").bounding_box(), phone_app.metric("Train loss").bounding_box()
+    assert epoch["width"] > 1.8 * loss["width"]  # the Epoch card spans both columns, not one with a hole beside it
+
+
+def test_on_a_laptop_the_metric_cards_share_one_row(app):
+    assert metric_rows(app) == [list(METRIC_LABELS)]
+
+
 CUT_OFF_TEXT = """root => [...root.querySelectorAll("*")].filter(e => e.offsetParent !== null && e.textContent.trim()
     && getComputedStyle(e).textOverflow === "ellipsis" && e.scrollWidth > e.clientWidth).map(e => e.textContent)"""
 
