@@ -195,7 +195,7 @@ def timings(data, dtype, reps: int, warmup: int) -> dict:
         {"hand-written NumPy (PyTorch pairing)": steps["hand-written NumPy"], "PyTorch": torch_step},
         reps=max(3, reps // 5), warmup=max(1, warmup // 2), number=CHUNK)
     # The same steps ten in a row each, as a training loop runs them: every step follows itself, where in the
-    # one-step rotation the engine rows follow each other and the hand-written step always follows the Trainer.
+    # one-step rounds each follows whichever contender the round's shuffle put before it.
     in_a_row = side_by_side({f"{name}, 10 in a row": steps[name] for name in ["hand-written NumPy", *RESETS]},
                             reps=max(3, reps // 5), warmup=max(1, warmup // 2), number=CHUNK)
     return {"one_step": one, "pytorch": torch, "in_a_row": in_a_row,

@@ -1,4 +1,4 @@
-"""Side-by-side timing: contenders take turns in one process, in a rotating order, and each is divided by the
+"""Side-by-side timing: contenders take turns in one process, in a fresh order each round, and each is divided by the
 baseline of the same repetition; we quote medians of those paired ratios. Nothing here asserts on a time.
 """
 from __future__ import annotations
@@ -7,6 +7,7 @@ import json
 import math
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -34,9 +35,13 @@ def side_by_side(contenders: dict, reps: int, warmup: int = 3, number: int = 1) 
     names = list(contenders)
     times = {name: [] for name in names}
     faults = dict.fromkeys(names, 0)
+    shuffle = random.Random(0).shuffle  # seeded: the same orders every run
     for rep in range(warmup + reps):
-        shift = rep % len(names)  # rotate the order so nobody always runs first (or last)
-        for name in names[shift:] + names[:shift]:
+        # A fresh order each round, not a rotation: a rotation keeps every contender behind the same neighbour,
+        # and what that one leaves in the caches and the heap would shift this one's time in every round.
+        order = names.copy()
+        shuffle(order)
+        for name in order:
             fn = contenders[name]
             faults_before = _minor_faults()
             start = time.perf_counter()
