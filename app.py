@@ -519,12 +519,11 @@ def your_photos() -> None:
         return
     if photos.untrained(training):
         st.warning(photos.UNTRAINED_WARNING, icon=":material/warning:")
-    st.segmented_control("Fit to the square", options=list(photos.FIT_LABELS),
-                         format_func=photos.FIT_LABELS.get, required=True, key="fit",
-                         help="Centre crop keeps proportions; Squash resizes the whole photo, as the "
-                              "course did.")
+    # The fit is read before its control is drawn: the control appears only once a photo has been prepared (for
+    # broken files alone it would be a choice about nothing). Set back into the state, it outlives the runs without it.
+    fit = st.session_state.fit = st.session_state.get("fit", photos.DEFAULT_FIT)
     cache = st.session_state.uploads
-    items, repeats = photos.once_each([cache.get(f.file_id, f.name, f.getvalue, st.session_state.fit) for f in files])
+    items, repeats = photos.once_each([cache.get(f.file_id, f.name, f.getvalue, fit) for f in files])
     for note in repeats:
         st.caption(note)
     for item in items:
@@ -534,6 +533,10 @@ def your_photos() -> None:
     good = [(item, p) for item, p in zip(items, predictions) if item.ok]
     if not good:
         return
+    st.segmented_control("Fit to the square", options=list(photos.FIT_LABELS),
+                         format_func=photos.FIT_LABELS.get, required=True, key="fit",
+                         help="Centre crop keeps proportions; Squash resizes the whole photo, as the "
+                              "course did.")
     labelled = [(item, prediction, truth) for item, prediction in good
                 if (truth := show_photo(training, item, prediction)) is not None]
     # under the cards, not above: on a phone these two paragraphs pushed the first verdict a screen down

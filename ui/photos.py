@@ -33,6 +33,7 @@ UPLOADER_TYPES = tuple(f".{ext}" for ext in ACCEPTED_TYPES) + (
 UPLOAD_LABEL = (f"Upload photos: {and_list([{'WEBP': 'WebP'}.get(f, f) for f in FORMATS], 'or')}, up to "
                 f"{MAX_BYTES // 2**20} MB and {MAX_PIXELS // 1_000_000} megapixels each")
 FIT_LABELS = {"crop": "Centre crop", "squash": "Squash"}
+DEFAULT_FIT = FITS[0]  # the centre square, as `prepare_image` fits a photo unasked
 CACHE_SIZE = 32  # prepared uploads kept per session (up to ~1 MB each)
 PREDICTION_KEY = f"{MP_KEY}; P(cat) is how likely it thinks a cat is."  # next to the photo cards' "MP: cat"
 

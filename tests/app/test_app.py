@@ -354,6 +354,18 @@ def test_crop_or_squash_changes_what_the_model_sees(app):
     assert len(cache) == 2  # one prepared copy per fit, each made once
 
 
+def test_the_fit_control_waits_for_a_photo_it_can_apply_to_and_keeps_its_choice(app):
+    upload(app, ("notes.png", make.text_file()))
+    no_exception(app)
+    assert len(app.error) == 1 and not [c for c in app.segmented_control if c.key == "fit"]  # a choice about nothing
+    upload(app, ("stripes.png", make.png_stripes(size=(300, 100))))
+    app.segmented_control(key="fit").set_value("squash").run()
+    upload(app, ("notes.png", make.text_file()))  # broken files alone: the control goes away...
+    upload(app, ("stripes.png", make.png_stripes(size=(300, 100))))
+    no_exception(app)
+    assert app.segmented_control(key="fit").value == "squash"  # ...and comes back with the visitor's choice
+
+
 def test_true_labels_turn_uploads_into_a_tl_mp_grid(app):
     upload(app, ("a.png", make.png_rgb()), ("b.png", make.png_gray()))
     assert not [c for img in app.image for c in img.captions if CAPTION_RE.search(c)][50:]
