@@ -60,8 +60,14 @@ playing = training.playing
 page_view = training.view()  # what the live section shows in this run (the live fragment redraws it)
 on_a_phone = settings.is_phone(st.context.headers.get("User-Agent"))  # a few sections order themselves for it
 if on_a_phone:  # a choice that wraps to a second row: chips with their own rounded borders, not a bar cut in two
+    # As a bar, a button next to the selected one hands that edge to it (margin -1 px, the edge made transparent by
+    # Streamlit's rules); as chips, each draws its own edges, in the border's colour (the text's at 20%).
     st.html("<style>[data-testid=stButtonGroup] [role=radiogroup] { column-gap: 4px; }"
-            " [data-testid=stButtonGroup] button[data-variant=segmented_control] { border-radius: 0.5rem; }</style>")
+            " [data-testid=stButtonGroup] button[data-variant=segmented_control] { border-radius: 0.5rem;"
+            " margin-right: 0; }"
+            " [data-testid=stButtonGroup] button[data-variant=segmented_control]:not([data-selected],"
+            " [data-hovered], [data-focus-visible]) { border-color: rgb(from currentColor r g b / 0.2)"
+            " !important; }</style>")
 
 
 def current() -> session.TrainingSession:
@@ -590,6 +596,10 @@ your_photos()
 # --- the TL/MP grid ------------------------------------------------------------------------------
 
 st.header("True label vs. model prediction", divider="gray", anchor=False)
+# A mistake's red caption at full strength (here and in "Your labelled photos"): Streamlit fades captions to 60%,
+# which left the red a pink at about 3:1 on white, hard to read on a phone.
+st.html("<style>[data-testid=stImageCaption] [data-testid=stCaptionContainer]:has(.stMarkdownColoredText)"
+        " { opacity: 1; }</style>")  # takes no space
 
 
 @st.fragment(run_every=GRID_REFRESH if playing else None)

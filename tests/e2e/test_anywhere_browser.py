@@ -174,6 +174,33 @@ def test_on_a_laptop_the_metric_cards_share_one_row(app):
     assert metric_rows(app) == [list(METRIC_LABELS)]
 
 
+OPEN_CHIP_EDGES = """() => [...document.querySelectorAll("button[data-variant=segmented_control]")]
+    .filter(b => b.offsetParent !== null).flatMap(b => {
+        const style = getComputedStyle(b);
+        return ["Left", "Right"].filter(side => style[`border${side}Color`] === "rgba(0, 0, 0, 0)")
+            .map(side => `${b.innerText} ${side}`); })"""
+
+
+def test_on_a_phone_every_choice_chip_draws_its_whole_border(phone_app):
+    # as a bar, the buttons on both sides of the selected one hide that edge under its; as chips, a gap shows it
+    assert phone_app.page.evaluate(OPEN_CHIP_EDGES) == []
+    phone_app.page.get_by_role("radio", name="Last step's gradient").tap()  # now Weights, before it, had no right edge
+    expect(phone_app.page.get_by_role("radio", name="Last step's gradient")).to_have_attribute("aria-checked", "true")
+    assert phone_app.page.evaluate(OPEN_CHIP_EDGES) == []
+
+
+MISTAKE_CAPTION_OPACITY = """() => [...document.querySelectorAll("[data-testid=stImageCaption]")]
+    .filter(c => c.innerText.includes("✗")).map(c => {
+        let opacity = 1;
+        for (let e = c.querySelector("span"); e; e = e.parentElement) opacity *= +getComputedStyle(e).opacity;
+        return opacity; })"""
+
+
+def test_mistake_captions_are_drawn_at_full_strength(app):
+    opacities = app.page.evaluate(MISTAKE_CAPTION_OPACITY)
+    assert opacities and min(opacities) == 1  # faded to 60%, their red was a pink at about 3:1 on white
+
+
 CUT_OFF_TEXT = """root => [...root.querySelectorAll("*")].filter(e => e.offsetParent !== null && e.textContent.trim()
     && getComputedStyle(e).textOverflow === "ellipsis" && e.scrollWidth > e.clientWidth).map(e => e.textContent)"""
 

@@ -1,4 +1,6 @@
 """Settings in the address: every bad value is ignored with a notice naming it, never an exception."""
+import re
+
 import pytest
 
 from model.optim import OPTIMIZERS
@@ -156,6 +158,14 @@ def test_strangers_text_in_a_notice_is_shown_literally():
     assert len(got.notices) == 2
     assert "](" not in got.notices[0] and "\\[x\\]\\(javascript\\:1\\)" in got.notices[0]
     assert "<b>" not in got.notices[1] and "\\<b\\>" in got.notices[1]
+
+
+@pytest.mark.parametrize("value", ["\x00", " \t", "0.5\x00", "\x1b[31m"])
+def test_control_characters_never_leave_the_bold_unclosed(value):
+    notice = read(lr=value).notices[0]
+    bold = re.match(r"Ignored \*\*(.*?)\*\* in the link", notice)
+    assert bold and bold.group(1) == bold.group(1).strip(), notice  # "**lr= **" shows its asterisks
+    assert not re.search(r"[\x00-\x1f]", notice)
 
 
 def test_good_values_survive_bad_neighbours():
