@@ -398,18 +398,27 @@ def show_explain_pick(training: session.TrainingSession, split, grid: list) -> N
         return insight.pick_label(split.name, index, items[index])
 
     insight.sync_pick(st.session_state, split.name, mistakes_first, label)
+    def show_notes() -> None:
+        st.caption(insight.HEATMAP_NOTE)
+        if picture.flat:
+            st.caption(insight.FLAT_HEATMAP_NOTE)
+
     with st.container(border=True, horizontal=True, gap="medium"):
-        with st.container(width=320):
+        with st.container(width="stretch" if on_a_phone else 320):
             pick = st.selectbox("Where does the model look? Pick an image (its mistakes come first)",
                                 options=mistakes_first, format_func=label, key="explain_pick",
                                 on_change=insight.remember_pick, args=(st.session_state,))
-            st.caption(insight.HEATMAP_NOTE)
             key = (split.name, pick)
-            picture = where_it_looks(training, key, split.images[pick], split.x[pick:pick + 1])
+            picture = pictures().heatmap(training, key, split.images[pick], split.x[pick:pick + 1])
+            if not on_a_phone:
+                show_notes()
         with st.container(horizontal=True, gap="small", width="content"):  # side by side even on a phone
             st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,
                      caption=f"{split.name} image {pick + 1}")
             show_where_it_looks(picture, key)
+        if on_a_phone:  # the pictures right under the picker: eleven lines of note above pushed them off screen
+            with st.container(width="stretch"):
+                show_notes()
 
 
 # --- see backprop --------------------------------------------------------------------------------
@@ -477,7 +486,7 @@ if bp_view.message:
     st.info(bp_view.message, icon=":material/info:")
 if bp_view.notice:
     kind, notice = bp_view.notice
-    (st.success if kind == "success" else st.warning)(notice)
+    {"success": st.success, "info": st.info, "warning": st.warning}[kind](notice)
 if bp_view.example is not None:
     st.progress(bp_view.progress, text=bp_view.status)
     if bp_view.now and not on_a_phone:  # a phone has the whole story right here, next

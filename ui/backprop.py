@@ -773,7 +773,7 @@ class SectionView:
 
     example: Example | None  # None: the network without the data set
     message: str | None  # Markdown, shown instead of (or above) the graph
-    notice: tuple | None  # ("success" | "warning", Markdown) from the last press
+    notice: tuple | None  # ("success" | "info" | "warning", Markdown) from the last press
     can_step: bool
     can_update: bool
     status: str
@@ -872,7 +872,8 @@ class Stepper:
             overshoot = (" — up, not down: the step overshot the bottom of the valley the weights sit in, as steps "
                          "this size do near a minimum; from a fresh start the same steps bring the loss down"
                          if after > before else "")
-            self.notice = ("success", f"**Epoch {training.epoch:,}.** The optimizer moved every weight a step "
+            kind = "info" if overshoot else "success"  # a step that worked as it should, but no success to cheer
+            self.notice = (kind, f"**Epoch {training.epoch:,}.** The optimizer moved every weight a step "
                            f"against its gradient: the training loss went from {before:.6f} to {after:.6f}"
                            f"{overshoot}. Below is the next step's forward pass.")
 

@@ -449,10 +449,11 @@ def health_note(eval_every: int, history: list = ()) -> str:
     low, high = HEALTHY_UPDATE
     return (f"**Layer health**, recorded every {eval_every} epochs from the training step itself. A healthy layer "
             f"moves by about {100 * low:g}% to {100 * high:g}% of its size per step (update size {axis_number(low)} to "
-            f"{axis_number(high)}, the grey band); near 1, one step wipes out what it knew. A dead unit outputs 0 for "
+            f"{axis_number(high)}, the grey band); below it the layer hardly changes any more (it has settled, or the "
+            f"learning rate is small for it); near 1, one step wipes out what it knew. A dead unit outputs 0 for "
             "every training image, so no gradient reaches its weights: it learns nothing until the layers before it "
             "change its inputs enough to wake it (in layer 1, whose inputs are the pixels, it stays dead). Dashed and "
-            "faded: steps that a breakdown undid (the weights before them were kept)."
+            "faded: steps undone when training diverged (the weights before them were kept)."
             + dead_units_now(history) + next_record(eval_every, history))
 
 
@@ -478,4 +479,6 @@ def dead_units_now(history: list) -> str:
     shares = ", ".join(f"layer {i} {100 * share:.0f}%" for i, share in enumerate(last.health.dead_share, start=1))
     layers, relus = len(last.health.grad_norm), len(last.health.dead_share)
     output = f"; layer {layers}, the output, has no ReLU" if layers > relus else ""
-    return f" Dead units at epoch {last.epoch:,}: {shares} (lines at the same share lie on top of each other{output})."
+    # "the last record": the page's epoch is usually a few past it (a record comes every eval_every epochs)
+    return (f" Dead units at the last record, epoch {last.epoch:,}: {shares} (lines at the same share lie on top of "
+            f"each other{output}).")

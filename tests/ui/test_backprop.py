@@ -414,7 +414,7 @@ def test_update_applies_the_walked_gradients_as_one_epoch(resources):
     assert len(walked.history) == rows_before + 1
     for p, q in zip(walked.model.parameters(), plain.model.parameters()):
         np.testing.assert_array_equal(p.data, q.data)
-    assert stepper.notice[0] == "success" and "Epoch 1." in stepper.notice[1]
+    assert "Epoch 1." in stepper.notice[1]
     view = stepper.view(walked)
     assert view.status == "Backward step 0 of 16" and walked.is_current(view.example.pending)
 
@@ -485,4 +485,12 @@ def test_an_update_that_raises_the_loss_says_why(resources):
     stepper = bp.Stepper(bp.NETWORK)
     stepper.update(run)
     kind, notice = stepper.notice
-    assert kind == "success" and "up, not down: the step overshot the bottom of the valley" in notice
+    assert kind == "info" and "up, not down: the step overshot the bottom of the valley" in notice
+
+
+def test_an_update_that_lowers_the_loss_is_a_success(resources):
+    run = session.TrainingSession(resources, start=FRESH)  # far from any minimum: the step goes downhill
+    stepper = bp.Stepper(bp.NETWORK)
+    stepper.update(run)
+    kind, notice = stepper.notice
+    assert kind == "success" and "Epoch 1." in notice and "up, not down" not in notice

@@ -188,8 +188,8 @@ def test_the_note_gives_the_last_dead_shares_in_words_since_equal_lines_hide_eac
     assert insight.dead_units_now([]) == "" and insight.dead_units_now([Record(0, 0.7, 0.7, 0.5, 0.5)]) == ""
     broken = Record(30, 0.6, np.nan, 0.5, np.nan, LayerHealth((), (), (1.0, 1.0, 1.0)))  # dead shares only: skipped
     note = insight.health_note(10, [record(0), record(20, dead=(0.0, 0.3, 0.0)), broken])
-    assert note.endswith(" Dead units at epoch 20: layer 1 0%, layer 2 30%, layer 3 0% (lines at the same share lie "
-                         "on top of each other; layer 4, the output, has no ReLU).")
+    assert note.endswith(" Dead units at the last record, epoch 20: layer 1 0%, layer 2 30%, layer 3 0% (lines at "
+                         "the same share lie on top of each other; layer 4, the output, has no ReLU).")
     assert insight.health_note(10).endswith("(the weights before them were kept).")
 
 
