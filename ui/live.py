@@ -53,17 +53,24 @@ def loss_chart(chart: dict[str, list], target: int, height: int = CHART_HEIGHT) 
     epochs, undone_epochs = chart.get("epoch", []), chart.get("undone epoch", [])
     kept = list(chart.get("train loss", [])) + list(chart.get("test loss", []))
     y_scale = {"zero": True}
-    undone = []
+    undone, peaks = [], []
     if undone_epochs:  # a breakdown shoots off the top: the axis stays on the kept curves, the dashes leave it
         top = UNDONE_HEADROOM * max([loss for loss in kept if math.isfinite(loss)], default=1.0)
         y_scale = {"domain": [0, top], "nice": False}
         undone = [loss if math.isfinite(loss) and loss <= top else 2 * top for loss in chart["undone loss"]]
+        peaks = off_the_top(undone_epochs, chart["undone loss"], top)
     data = {
         "epoch": list(epochs) * 2 + list(undone_epochs),
         "loss": kept + undone,
         "set": ["train"] * len(epochs) + ["test"] * len(epochs) + ["undone"] * len(undone_epochs),
     }
     x_max = max([target, *epochs, *undone_epochs]) if epochs else target
+    # the peak's value written where its dashes leave the chart: near epoch 0 they are one short vertical stroke
+    label_layers = [{"data": {"values": [{"epoch": epoch, "loss": top, "label": text}]},
+                     "mark": {"type": "text", "baseline": "top", "dy": 4, "fontSize": 12, "fontWeight": "bold",
+                              **({"align": "right", "dx": -6} if epoch > x_max / 2 else {"align": "left", "dx": 6})},
+                     "encoding": {"text": {"field": "label"}, "color": {"value": TRAIN_COLOR}, "tooltip": None}}
+                    for epoch, text in peaks]
     encoding = {
         "x": {"field": "epoch", "type": "quantitative", "title": "epoch (this run)",
               "scale": {"domain": [0, max(1, x_max)], "nice": False}, "axis": {"format": ",d"}},
@@ -87,9 +94,21 @@ def loss_chart(chart: dict[str, list], target: int, height: int = CHART_HEIGHT) 
             {"transform": [{"filter": "datum.set == 'undone'"}],
              "mark": {"type": "line", "strokeWidth": 2, "strokeDash": [6, 4], "opacity": 0.6, "clip": True},
              "encoding": {"color": {"value": TRAIN_COLOR}}},
+            *label_layers,
         ],
     }
     return data, spec
+
+
+def off_the_top(epochs: list, losses: list, top: float) -> list[tuple[int, str]]:
+    """[(epoch, "↑ loss 12.91, undone")] for the highest undone training loss if it is above the axis's `top`,
+    else []."""
+    worst = max(range(len(losses)), key=lambda i: math.inf if math.isnan(losses[i]) else losses[i])
+    loss = losses[worst]
+    if loss <= top:
+        return []
+    value = "not a number" if math.isnan(loss) else "∞" if math.isinf(loss) else f"{loss:,.4g}"
+    return [(epochs[worst], f"↑ loss {value}, undone")]
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,17 @@ def test_a_breakdown_is_drawn_dashed_from_the_kept_weights_up_off_the_chart():
     assert long["set"][-3:] == ["undone"] * 3 and long["loss"][-3:] == [0.5, 8, 8]  # off the top, and finite
     dashed = [layer for layer in spec["layer"] if "strokeDash" in layer["mark"]]
     assert len(dashed) == 1 and dashed[0]["mark"]["clip"]
+    labels = [layer for layer in spec["layer"] if layer["mark"]["type"] == "text"]  # the peak, named at the top
+    assert [layer["data"]["values"] for layer in labels] == [[{"epoch": 12, "loss": 4, "label": "↑ loss ∞, undone"}]]
     _, plain = live.loss_chart(live.chart_data(kept), target=100)
     assert plain["encoding"]["y"]["scale"] == {"zero": True}
+    assert not [layer for layer in plain["layer"] if layer["mark"]["type"] == "text"]
+
+
+def test_the_peak_of_a_breakdown_is_named_only_when_it_leaves_the_chart():
+    assert live.off_the_top([10, 11], [0.5, 57.0], top=4) == [(11, "↑ loss 57, undone")]
+    assert live.off_the_top([0, 1], [0.08, np.nan], top=4) == [(1, "↑ loss not a number, undone")]
+    assert live.off_the_top([10, 11], [0.5, 3.0], top=4) == []  # a died run's loss can stay on the chart
 
 
 def test_metrics_format_and_deltas():
