@@ -389,6 +389,13 @@ def show_where_it_looks(picture: insight.Heatmap, key: tuple) -> None:
         st.image(picture.png, width=gallery.UPSCALED_WIDTH, caption="where the model looks")
 
 
+def show_heatmap_notes(picture: insight.Heatmap) -> None:
+    """What a where-it-looks picture shows, and why it is grey if it is flat."""
+    st.caption(insight.HEATMAP_NOTE)
+    if picture.flat:
+        st.caption(insight.FLAT_HEATMAP_NOTE)
+
+
 def show_explain_pick(training: session.TrainingSession, split, grid: list) -> None:
     """One image of the grid, picked from a list that starts with its mistakes, and where the model looks in it."""
     items = {item.index: item for item in grid}
@@ -398,11 +405,6 @@ def show_explain_pick(training: session.TrainingSession, split, grid: list) -> N
         return insight.pick_label(split.name, index, items[index])
 
     insight.sync_pick(st.session_state, split.name, mistakes_first, label)
-    def show_notes() -> None:
-        st.caption(insight.HEATMAP_NOTE)
-        if picture.flat:
-            st.caption(insight.FLAT_HEATMAP_NOTE)
-
     with st.container(border=True, horizontal=True, gap="medium"):
         with st.container(width="stretch" if on_a_phone else 320):
             pick = st.selectbox("Where does the model look? Pick an image (its mistakes come first)",
@@ -411,14 +413,14 @@ def show_explain_pick(training: session.TrainingSession, split, grid: list) -> N
             key = (split.name, pick)
             picture = pictures().heatmap(training, key, split.images[pick], split.x[pick:pick + 1])
             if not on_a_phone:
-                show_notes()
+                show_heatmap_notes(picture)
         with st.container(horizontal=True, gap="small", width="content"):  # side by side even on a phone
             st.image(gallery.upscale(split.images[pick]), width=gallery.UPSCALED_WIDTH,
                      caption=f"{split.name} image {pick + 1}")
             show_where_it_looks(picture, key)
         if on_a_phone:  # the pictures right under the picker: eleven lines of note above pushed them off screen
             with st.container(width="stretch"):
-                show_notes()
+                show_heatmap_notes(picture)
 
 
 # --- see backprop --------------------------------------------------------------------------------
