@@ -52,25 +52,25 @@ def loss_chart(chart: dict[str, list], target: int, height: int = CHART_HEIGHT) 
     each, and an x axis fixed from 0 to the target so the chart does not rescale while it grows."""
     epochs, undone_epochs = chart.get("epoch", []), chart.get("undone epoch", [])
     kept = list(chart.get("train loss", [])) + list(chart.get("test loss", []))
+    x_max = max([target, *epochs, *undone_epochs]) if epochs else target
     y_scale = {"zero": True}
-    undone, peaks = [], []
+    undone, label_layers = [], []
     if undone_epochs:  # a breakdown shoots off the top: the axis stays on the kept curves, the dashes leave it
         top = UNDONE_HEADROOM * max([loss for loss in kept if math.isfinite(loss)], default=1.0)
         y_scale = {"domain": [0, top], "nice": False}
         undone = [loss if math.isfinite(loss) and loss <= top else 2 * top for loss in chart["undone loss"]]
-        peaks = off_the_top(undone_epochs, chart["undone loss"], top)
+        # the peak's value written where its dashes leave the chart: near epoch 0 they are one short vertical stroke
+        label_layers = [{"data": {"values": [{"epoch": epoch, "loss": top, "label": text}]},
+                         "mark": {"type": "text", "baseline": "top", "dy": 4, "fontSize": 12, "fontWeight": "bold",
+                                  **({"align": "right", "dx": -6} if epoch > x_max / 2 else
+                                     {"align": "left", "dx": 6})},
+                         "encoding": {"text": {"field": "label"}, "color": {"value": TRAIN_COLOR}, "tooltip": None}}
+                        for epoch, text in off_the_top(undone_epochs, chart["undone loss"], top)]
     data = {
         "epoch": list(epochs) * 2 + list(undone_epochs),
         "loss": kept + undone,
         "set": ["train"] * len(epochs) + ["test"] * len(epochs) + ["undone"] * len(undone_epochs),
     }
-    x_max = max([target, *epochs, *undone_epochs]) if epochs else target
-    # the peak's value written where its dashes leave the chart: near epoch 0 they are one short vertical stroke
-    label_layers = [{"data": {"values": [{"epoch": epoch, "loss": top, "label": text}]},
-                     "mark": {"type": "text", "baseline": "top", "dy": 4, "fontSize": 12, "fontWeight": "bold",
-                              **({"align": "right", "dx": -6} if epoch > x_max / 2 else {"align": "left", "dx": 6})},
-                     "encoding": {"text": {"field": "label"}, "color": {"value": TRAIN_COLOR}, "tooltip": None}}
-                    for epoch, text in peaks]
     encoding = {
         "x": {"field": "epoch", "type": "quantitative", "title": "epoch (this run)",
               "scale": {"domain": [0, max(1, x_max)], "nice": False}, "axis": {"format": ",d"}},
