@@ -378,9 +378,13 @@ def where_it_looks(training: session.TrainingSession, key: tuple, image, x) -> i
     """The heatmap of one model input (made once per version of the weights), with its note if it is flat, drawn
     here: in the card's text column (in the picture's own column it was a strip of eleven lines)."""
     picture = pictures().heatmap(training, key, image, x)
-    if picture.flat:
-        st.caption(insight.FLAT_HEATMAP_NOTE)
+    show_flat_note(picture)
     return picture
+
+
+def show_flat_note(picture: insight.Heatmap) -> None:
+    if picture.flat:  # why the picture is the photo in grey alone
+        st.caption(insight.FLAT_HEATMAP_NOTE)
 
 
 def show_where_it_looks(picture: insight.Heatmap, key: tuple) -> None:
@@ -392,8 +396,7 @@ def show_where_it_looks(picture: insight.Heatmap, key: tuple) -> None:
 def show_heatmap_notes(picture: insight.Heatmap) -> None:
     """What a where-it-looks picture shows, and why it is grey if it is flat."""
     st.caption(insight.HEATMAP_NOTE)
-    if picture.flat:
-        st.caption(insight.FLAT_HEATMAP_NOTE)
+    show_flat_note(picture)
 
 
 def show_explain_pick(training: session.TrainingSession, split, grid: list) -> None:

@@ -71,7 +71,7 @@ class Upload:
         return f"**{escape_markdown(self.name)}**: {escape_markdown(self.error or '')}"
 
 
-def prepare(file_id: str, name: str, data, fit: str = "crop") -> Upload:
+def prepare(file_id: str, name: str, data, fit: str = DEFAULT_FIT) -> Upload:
     """Prepare one file; any problem with it becomes `error` (a sentence for the user)."""
     digest = hashlib.sha256(data).hexdigest() if isinstance(data, (bytes, bytearray, memoryview)) else None
     try:
@@ -121,7 +121,7 @@ class UploadCache:
         self.size = size
         self._items: OrderedDict[tuple[str, str], Upload] = OrderedDict()
 
-    def get(self, file_id: str, name: str, data, fit: str = "crop") -> Upload:
+    def get(self, file_id: str, name: str, data, fit: str = DEFAULT_FIT) -> Upload:
         if fit not in FITS:
             raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
         key = (file_id, fit)

@@ -22,7 +22,6 @@ KEYS = ("lr", "epochs", "optimizer", "start", "seed")  # the parameters, named l
 MAX_CHARS = 40  # a longer value is ignored unread: people type or paste these links
 SHOWN_CHARS = 20  # how much of a bad value its notice repeats
 # Plain ASCII decimals only: no nan, inf, hex, 1_000 or other scripts' digits (all of which float() takes).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
@@ -112,12 +111,13 @@ def _single(values: Sequence[str]) -> str:
 
 def _shown(key: str, values: Sequence[str]) -> str:
     """`**lr=abc**` for a notice: the parameter and (the start of) its value, shown literally."""
-    # control characters as spaces first: then strip() removes them at the ends, where a space before the closing
-    # ** would leave the bold unclosed and the asterisks on the screen ("lr=%00" showed "**lr= **")
-    text = _CONTROL.sub(" ", values[0]).strip() if len(values) == 1 else ""
+    text = values[0].strip() if len(values) == 1 else ""
     if len(text) > SHOWN_CHARS:
         text = text[:SHOWN_CHARS].rstrip() + "…"
-    return f"**{key}={escape_markdown(text)}**" if text else f"**{key}**"
+    # stripped again once escaped, which makes control characters spaces: a space before the closing ** leaves the
+    # bold unclosed and the asterisks on the screen ("lr=%00" showed "**lr= **")
+    shown = escape_markdown(text).strip()
+    return f"**{key}={shown}**" if shown else f"**{key}**"
 
 
 def read_settings(params: Mapping[str, Sequence[str] | str], defaults: Mapping | None = None) -> FromAddress:
